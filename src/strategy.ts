@@ -1,0 +1,278 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import passportStrategy from 'passport-strategy';
+import { MultiToken } from './default.js';
+import type { TokenAuthenticator, TokenInfo } from './repository.js';
+
+/** The request fields the strategy reads. Express, Fastify and Koa requests all fit. */
+export interface BearerRequest {
+  headers: IncomingHttpHeaders;
+  url?: string;
+  body?: unknown;
+  query?: unknown;
+  /** The response, which Express links here; the strategy sets 400 and 403 challenges on it. */
+  res?: { setHeader(name: string, value: string): unknown };
+}
+
+/** Where a token may be read from (RFC 6750 §2). */
+export type TokenSource = 'header' | 'body' | 'query';
+
+/** The `done` callback of a callback-style `verify`. */
+export type VerifyDone<User> = (err: unknown, user?: User | false | null, info?: unknown) => void;
+
+/**
+ * An app's extra check after the token is known good: give back the user (or a replacement),
+ * or false to refuse with `invalid_token`. Callback style `(user, token, done)` or async
+ * `(user, token)`; with `passReqToCallback`, the request comes first.
+ */
+export type VerifyFunction<User> =
+  | ((user: User, token: TokenInfo, done: VerifyDone<User>) => unknown)
+  | ((req: BearerRequest, user: User, token: TokenInfo, done: VerifyDone<User>) => unknown);
+
+/** Options of {@link RedisMultiTokenStrategy}. Every one is optional. */
+export interface RedisMultiTokenStrategyOptions<User = unknown> {
+  /** Where tokens come from. Default `MultiToken`. */
+  repository?: TokenAuthenticator<User>;
+  /** The name passed to `passport.authenticate`. Default `'redis-multi-token'`. */
+  name?: string;
+  /** The realm in every challenge. Default `'Users'`. */
+  realm?: string;
+  /** Scopes advertised in the challenge. Default none. */
+  scope?: string | readonly string[];
+  /** Where to look for a token. Default `['header']`; `'body'` and `'query'` must be asked for. */
+  tokenFrom?: readonly TokenSource[];
+  /** Pass the request as the first argument of `verify`. Default false. */
+  passReqToCallback?: boolean;
+}
+
+/** Per-route options, from `passport.authenticate('redis-multi-token', { scope })`. */
+export interface RedisMultiTokenAuthenticateOptions {
+  /** Scopes the route demands; a token missing one gets 403 `insufficient_scope`. */
+  scope?: string | readonly string[];
+  /** Passport's session flag; left unset, a bearer token starts no session. */
+  session?: boolean;
+}
+
+interface StrategyActions {
+  success(user: unknown, info?: unknown): void;
+  fail(challenge?: unknown, status?: number): void;
+  error(err: unknown): void;
+}
+
+/** The base class: passport-strategy's `Strategy`, typed here so no consumer needs its types. */
+const PassportStrategy = passportStrategy.Strategy as unknown as new () => StrategyActions;
+
+const SCOPE_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
+const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
+const SOURCES: readonly TokenSource[] = ['header', 'body', 'query'];
+
+type Outcome =
+  | { kind: 'none' }
+  | { kind: 'malformed' }
+  | { kind: 'token'; token: string };
+
+function quote(value: string): string {
+  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
+}
+
+function readScopeList(name: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  const list: unknown[] = Array.isArray(value) ? value : [value];
+  for (const scope of list) {
+    if (typeof scope !== 'string' || !SCOPE_PATTERN.test(scope)) {
+      throw new TypeError(`${name} must be RFC 6749 scope tokens (printable ASCII, no space, quote or backslash)`);
+    }
+  }
+  return list as string[];
+}
+
+function field(container: unknown, name: string): unknown {
+  if (container === null || typeof container !== 'object') return undefined;
+  return Object.prototype.hasOwnProperty.call(container, name) ? (container as Record<string, unknown>)[name] : undefined;
+}
+
+function fromHeader(req: BearerRequest): Outcome {
+  const header = req.headers.authorization;
+  if (header === undefined) return { kind: 'none' };
+  const trimmed = header.trim();
+  if (trimmed === '') return { kind: 'malformed' };
+  const space = trimmed.search(/\s/);
+  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
+  // Another scheme (Basic, Digest, Negotiate ...) is not ours to judge: it counts as no token.
+  if (scheme.toLowerCase() !== 'bearer') return { kind: 'none' };
+  const credentials = space === -1 ? '' : trimmed.slice(space).trim();
+  return TOKEN68.test(credentials) ? { kind: 'token', token: credentials } : { kind: 'malformed' };
+}
+
+function fromParameter(value: unknown): Outcome {
+  if (value === undefined) return { kind: 'none' };
+  return typeof value === 'string' && value !== '' ? { kind: 'token', token: value } : { kind: 'malformed' };
+}
+
+function fromQuery(req: BearerRequest): Outcome {
+  if (req.query !== null && typeof req.query === 'object') return fromParameter(field(req.query, 'access_token'));
+  const search = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const values = search.getAll('access_token');
+  if (values.length === 0) return { kind: 'none' };
+  return values.length === 1 ? fromParameter(values[0]) : { kind: 'malformed' };
+}
+
+/**
+ * The Passport strategy for tokens of a {@link MultiTokenRepository}: RFC 6750 bearer tokens,
+ * with the status codes and challenges of the RFC, and 503 (never 401) when Redis fails.
+ *
+ * @example
+ * ```ts
+ * passport.use(new RedisMultiTokenStrategy());
+ * app.get('/me', passport.authenticate('redis-multi-token'), (req, res) => res.json(req.user));
+ * ```
+ */
+export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
+  /** The strategy name Passport registers. */
+  name: string;
+  /** The repository tokens are checked against. */
+  readonly repository: TokenAuthenticator<User>;
+  /** The realm of every challenge. */
+  readonly realm: string;
+  /** Scopes advertised in every challenge. */
+  readonly scope: readonly string[];
+  /** Where tokens are read from. */
+  readonly tokenFrom: readonly TokenSource[];
+  private readonly verify: VerifyFunction<User> | undefined;
+  private readonly passReqToCallback: boolean;
+
+  constructor(options?: RedisMultiTokenStrategyOptions<User> | VerifyFunction<User>, verify?: VerifyFunction<User>) {
+    super();
+    if (typeof options === 'function') {
+      verify = options;
+      options = {};
+    }
+    const o = options ?? {};
+    if (typeof o !== 'object') throw new TypeError('RedisMultiTokenStrategy options must be an object');
+    if (verify !== undefined && typeof verify !== 'function') throw new TypeError('verify must be a function');
+    const repository = o.repository ?? (MultiToken as TokenAuthenticator<unknown> as TokenAuthenticator<User>);
+    if (typeof repository?.authenticate !== 'function' || typeof repository.isWellFormed !== 'function') {
+      throw new TypeError('repository must be a MultiTokenRepository');
+    }
+    const name = o.name ?? 'redis-multi-token';
+    if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string');
+    const realm = o.realm ?? 'Users';
+    // eslint-disable-next-line no-control-regex
+    if (typeof realm !== 'string' || /[\x00-\x1F\x7F]/.test(realm)) {
+      throw new TypeError('realm must be a string without control characters');
+    }
+    const tokenFrom = o.tokenFrom ?? ['header'];
+    if (!Array.isArray(tokenFrom) || tokenFrom.length === 0 || tokenFrom.some((s) => !SOURCES.includes(s))) {
+      throw new TypeError("tokenFrom must be a non-empty list of 'header', 'body' and 'query'");
+    }
+    this.name = name;
+    this.repository = repository;
+    this.realm = realm;
+    this.scope = readScopeList('scope', o.scope);
+    this.tokenFrom = [...new Set(tokenFrom)];
+    this.verify = verify;
+    this.passReqToCallback = o.passReqToCallback === true;
+  }
+
+  /** Builds a `WWW-Authenticate: Bearer` challenge with quoted, escaped values. */
+  challenge(error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope', scope?: readonly string[]): string {
+    const parts = [`realm=${quote(this.realm)}`];
+    const advertised = scope ?? this.scope;
+    if (advertised.length > 0) parts.push(`scope=${quote(advertised.join(' '))}`);
+    if (error !== undefined) parts.push(`error=${quote(error)}`);
+    return `Bearer ${parts.join(', ')}`;
+  }
+
+  /** Called by Passport for each request; reports through `success`, `fail` or `error`. */
+  authenticate(req: BearerRequest, options?: RedisMultiTokenAuthenticateOptions): void {
+    // The strategy's `this` is a per-request `Object.create(strategy)`, so it may not be an
+    // instance with private fields; everything it reads is an ordinary property.
+    const actions = this as unknown as StrategyActions;
+    let required: string[];
+    try {
+      required = readScopeList('scope', options?.scope);
+    } catch (err) {
+      actions.error(err);
+      return;
+    }
+    // A bearer token authenticates one request; it never opens a login session unless the
+    // route asks for one with `session: true`.
+    if (options !== undefined && options.session === undefined) options.session = false;
+
+    const found = this.extract(req);
+    if (found.kind === 'malformed') return this.refuse(req, 400, 'invalid_request');
+    if (found.kind === 'none') return actions.fail(this.challenge(), 401);
+    if (!this.repository.isWellFormed(found.token)) return actions.fail(this.challenge('invalid_token'), 401);
+
+    this.check(req, found.token, required).catch((err: unknown) => actions.error(err));
+  }
+
+  private extract(req: BearerRequest): Outcome {
+    let token: string | undefined;
+    for (const source of this.tokenFrom) {
+      const outcome = source === 'header'
+        ? fromHeader(req)
+        : source === 'body'
+          ? fromParameter(field(req.body, 'access_token'))
+          : fromQuery(req);
+      if (outcome.kind === 'malformed') return outcome;
+      if (outcome.kind === 'token') {
+        // RFC 6750 §2: a client must not send a token in more than one place.
+        if (token !== undefined) return { kind: 'malformed' };
+        token = outcome.token;
+      }
+    }
+    return token === undefined ? { kind: 'none' } : { kind: 'token', token };
+  }
+
+  private refuse(req: BearerRequest, status: 400 | 403, error: 'invalid_request' | 'insufficient_scope', scope?: string[]): void {
+    const challenge = this.challenge(error, scope);
+    // Passport sets WWW-Authenticate only on a 401, so 400 and 403 carry it from here.
+    req.res?.setHeader('WWW-Authenticate', challenge);
+    (this as unknown as StrategyActions).fail(challenge, status);
+  }
+
+  private async check(req: BearerRequest, key: string, required: string[]): Promise<void> {
+    const actions = this as unknown as StrategyActions;
+    const found = await this.repository.authenticate(key);
+    if (found === null) return actions.fail(this.challenge('invalid_token'), 401);
+    const { token } = found;
+    const granted = token.scopes;
+    if (!granted.includes('*') && required.some((scope) => !granted.includes(scope))) {
+      return this.refuse(req, 403, 'insufficient_scope', required);
+    }
+    if (this.verify === undefined) return actions.success(found.user, token);
+    const outcome = await this.runVerify(req, found.user, token);
+    if (outcome.user === false || outcome.user === null || outcome.user === undefined) {
+      return actions.fail(this.challenge('invalid_token'), 401);
+    }
+    actions.success(outcome.user, outcome.info ?? token);
+  }
+
+  private runVerify(req: BearerRequest, user: User, token: TokenInfo): Promise<{ user: unknown; info: unknown }> {
+    const verify = this.verify as (...args: unknown[]) => unknown;
+    const args: unknown[] = this.passReqToCallback ? [req, user, token] : [user, token];
+    return new Promise((resolve, reject) => {
+      let settled = false;
+      const done: VerifyDone<User> = (err, verified, info) => {
+        if (settled) return;
+        settled = true;
+        if (err) reject(err instanceof Error ? err : new Error(String(err)));
+        else resolve({ user: verified, info });
+      };
+      const callbackStyle = verify.length > args.length;
+      const returned = verify(...args, done);
+      if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
+        (returned as PromiseLike<unknown>).then(
+          (value) => {
+            // A callback-style verify reports through `done`; its promise only says it finished.
+            if (!callbackStyle && !settled) {
+              settled = true;
+              resolve({ user: value, info: undefined });
+            }
+          },
+          (err: unknown) => done(err),
+        );
+      }
+    });
+  }
+}

@@ -1,0 +1,98 @@
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { crc32 } from 'node:zlib';
+
+// Pure token arithmetic: generation, parsing, checksum and digest. No I/O lives here.
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+/** Length of the routing tag: 6 base62 digits hold a 32-bit number. */
+export const TAG_LENGTH = 6;
+/** Length of the secret: 43 base62 digits carry 256 bits (43 × log2 62 ≈ 256.03). */
+export const SECRET_LENGTH = 43;
+/** Length of the CRC32 checksum in base62. */
+export const CHECKSUM_LENGTH = 6;
+const BODY_LENGTH = TAG_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
+const BODY_PATTERN = /^[0-9A-Za-z]+$/;
+const PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9]{0,15}$/;
+
+/** A token string that passed the format and checksum checks. */
+export interface ParsedToken {
+  /** The whole token string. */
+  readonly key: string;
+  /** The routing tag that places the token beside its user's other keys. */
+  readonly tag: string;
+}
+
+/** Whether `prefix` can start a token: a letter, then letters or digits, 16 at most. */
+export function isValidTokenPrefix(prefix: unknown): prefix is string {
+  return typeof prefix === 'string' && PREFIX_PATTERN.test(prefix);
+}
+
+function base62Fixed(value: number, width: number): string {
+  let out = '';
+  let rest = value;
+  for (let i = 0; i < width; i++) {
+    out = ALPHABET[rest % 62] + out;
+    rest = Math.floor(rest / 62);
+  }
+  return out;
+}
+
+/**
+ * The routing tag of a user: a plain SHA-256 of the user id, cut to 32 bits, in base62.
+ * It never depends on a secret, so a pepper rotation keeps every user's keys in place.
+ */
+export function routingTag(userId: string): string {
+  return base62Fixed(createHash('sha256').update(userId).digest().readUInt32BE(0), TAG_LENGTH);
+}
+
+function randomBase62(length: number): string {
+  let out = '';
+  while (out.length < length) {
+    // Rejection sampling: 248 = 4 × 62, so `byte % 62` stays uniform below it.
+    for (const byte of randomBytes(length + 16)) {
+      if (byte < 248) {
+        out += ALPHABET[byte % 62];
+        if (out.length === length) break;
+      }
+    }
+  }
+  return out;
+}
+
+function checksum(prefix: string, tagAndSecret: string): string {
+  return base62Fixed(crc32(`${prefix}_${tagAndSecret}`), CHECKSUM_LENGTH);
+}
+
+/** Mints a new token string: `<prefix>_<tag><secret><checksum>`, all after `_` in base62. */
+export function generateToken(prefix: string, tag: string): string {
+  const tagAndSecret = tag + randomBase62(SECRET_LENGTH);
+  return `${prefix}_${tagAndSecret}${checksum(prefix, tagAndSecret)}`;
+}
+
+/**
+ * Checks a candidate token's shape and checksum, with no I/O. Returns null for anything that
+ * is not a well-formed token of this prefix.
+ */
+export function parseToken(key: unknown, prefix: string): ParsedToken | null {
+  if (typeof key !== 'string' || key.length !== prefix.length + 1 + BODY_LENGTH) return null;
+  if (!key.startsWith(prefix) || key[prefix.length] !== '_') return null;
+  const body = key.slice(prefix.length + 1);
+  if (!BODY_PATTERN.test(body)) return null;
+  const tagAndSecret = body.slice(0, TAG_LENGTH + SECRET_LENGTH);
+  // The checksum is public (anyone can compute it), so a plain comparison leaks nothing.
+  if (checksum(prefix, tagAndSecret) !== body.slice(TAG_LENGTH + SECRET_LENGTH)) return null;
+  return { key, tag: body.slice(0, TAG_LENGTH) };
+}
+
+/**
+ * The public id of a token under one pepper: the first 128 bits of its SHA-256 (or
+ * HMAC-SHA-256) digest, base64url. It names the token's record; it cannot be turned back into
+ * the token, so showing or logging it grants nothing.
+ */
+export function tokenId(key: string, secret: Buffer | null): string {
+  const digest = secret === null
+    ? createHash('sha256').update(key).digest()
+    : createHmac('sha256', secret).update(key).digest();
+  return digest.subarray(0, 16).toString('base64url');
+}

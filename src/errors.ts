@@ -47,18 +47,11 @@ export class MultiTokenError extends Error {
  */
 export class MultiTokenStoreError extends MultiTokenError {
   override name: string = 'MultiTokenStoreError';
+  declare readonly code: 'ERR_MULTITOKEN_STORE' | 'ERR_MULTITOKEN_TIMEOUT' | 'ERR_MULTITOKEN_REPLY';
   /** The HTTP status an error handler should answer with. */
-  readonly statusCode: 503 = 503;
+  readonly statusCode = 503 as const;
   /** Alias of `statusCode`, read by Koa and http-errors. */
-  readonly status: 503 = 503;
+  readonly status = 503 as const;
   /** Tells Koa and http-errors that the message is not for the client. */
-  readonly expose: false = false;
-
-  constructor(
-    code: 'ERR_MULTITOKEN_STORE' | 'ERR_MULTITOKEN_TIMEOUT' | 'ERR_MULTITOKEN_REPLY',
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(code, message, options);
-  }
+  readonly expose = false as const;
 }

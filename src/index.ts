@@ -7,6 +7,7 @@ export type { MultiTokenErrorCode } from './errors.js';
 export type { RedisClientLike, RedisScriptOptions } from './redis.js';
 export type {
   AuthenticatedToken,
+  AuthInfoLike,
   CreateTokenOptions,
   DefaultUser,
   ExpireReason,
@@ -27,4 +28,5 @@ export type {
   TokenSource,
   VerifyDone,
   VerifyFunction,
+  VerifyFunctionWithRequest,
 } from './strategy.js';

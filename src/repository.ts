@@ -106,6 +106,15 @@ export interface CreateTokenOptions {
 /** What `expireToken` and `expireOtherTokens` take: a key, a token, or `req.authInfo`. */
 export type TokenReference = string | { id: string; userId: string };
 
+/**
+ * What Passport types `req.authInfo` as. Accepted so `expireToken(req.authInfo)` compiles;
+ * anything but a token reference is refused with a TypeError at run time.
+ */
+export interface AuthInfoLike {
+  readonly id?: unknown;
+  readonly userId?: unknown;
+}
+
 /** Why tokens were removed. */
 export type ExpireReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'revoked';
 
@@ -541,8 +550,8 @@ export class MultiTokenRepository<User = DefaultUser>
    * });
    * ```
    */
-  async expireToken(keyOrToken: TokenReference): Promise<boolean> {
-    const { keys, tokenPrefix, secrets } = this.settings;
+  async expireToken(keyOrToken: TokenReference | AuthInfoLike | undefined): Promise<boolean> {
+    const { tokenPrefix, secrets } = this.settings;
     if (typeof keyOrToken === 'string') {
       const parsed = parseToken(keyOrToken, tokenPrefix);
       if (parsed === null) return false;
@@ -599,12 +608,12 @@ export class MultiTokenRepository<User = DefaultUser>
    * Revokes every token of `user` but `current`: "log out everywhere else". `current` is a
    * key, a token, or `req.authInfo`. Returns how many were removed.
    */
-  async expireOtherTokens(user: User, current: TokenReference): Promise<number> {
+  async expireOtherTokens(user: User, current: TokenReference | AuthInfoLike | undefined): Promise<number> {
     const { userId, tag } = this.tagOf(user);
     return this.expireUserTokens(userId, tag, this.idsOf(current, userId), 'logout-others');
   }
 
-  private idsOf(current: TokenReference, userId: string): string[] {
+  private idsOf(current: TokenReference | AuthInfoLike | undefined, userId: string): string[] {
     if (typeof current === 'string') {
       const parsed = parseToken(current, this.settings.tokenPrefix);
       if (parsed === null) throw new TypeError('current is not a well-formed token');
@@ -629,7 +638,7 @@ export class MultiTokenRepository<User = DefaultUser>
    * The live tokens of `user`, newest first, without keys. Pass the current token (key, token
    * or `req.authInfo`) to have its entry marked `current`.
    */
-  async listTokens(user: User, options: { current?: TokenReference } = {}): Promise<ListedToken[]> {
+  async listTokens(user: User, options: { current?: TokenReference | AuthInfoLike | undefined } = {}): Promise<ListedToken[]> {
     const { userId, tag } = this.tagOf(user);
     const { keys } = this.settings;
     const currentIds = options.current === undefined ? [] : this.idsOf(options.current, userId);

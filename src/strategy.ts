@@ -16,17 +16,23 @@ export interface BearerRequest {
 /** Where a token may be read from (RFC 6750 §2). */
 export type TokenSource = 'header' | 'body' | 'query';
 
-/** The `done` callback of a callback-style `verify`. */
-export type VerifyDone<User> = (err: unknown, user?: User | false | null, info?: unknown) => void;
+/** The `done` callback of a callback-style `verify`: `done(err)`, `done(null, false)` or `done(null, user, info?)`. */
+export type VerifyDone = (err: unknown, user?: unknown, info?: unknown) => void;
 
 /**
  * An app's extra check after the token is known good: give back the user (or a replacement),
- * or false to refuse with `invalid_token`. Callback style `(user, token, done)` or async
- * `(user, token)`; with `passReqToCallback`, the request comes first.
+ * or false to refuse with `invalid_token`. Callback style `(user, token, done)`, or async
+ * `(user, token)` returning the user or false.
  */
-export type VerifyFunction<User> =
-  | ((user: User, token: TokenInfo, done: VerifyDone<User>) => unknown)
-  | ((req: BearerRequest, user: User, token: TokenInfo, done: VerifyDone<User>) => unknown);
+export type VerifyFunction<User> = (user: User, token: TokenInfo, done: VerifyDone) => unknown;
+
+/** A {@link VerifyFunction} that takes the request first, for `passReqToCallback: true`. */
+export type VerifyFunctionWithRequest<User> = (
+  req: BearerRequest,
+  user: User,
+  token: TokenInfo,
+  done: VerifyDone,
+) => unknown;
 
 /** Options of {@link RedisMultiTokenStrategy}. Every one is optional. */
 export interface RedisMultiTokenStrategyOptions<User = unknown> {
@@ -137,10 +143,16 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
   readonly scope: readonly string[];
   /** Where tokens are read from. */
   readonly tokenFrom: readonly TokenSource[];
-  private readonly verify: VerifyFunction<User> | undefined;
+  private readonly verify: VerifyFunction<User> | VerifyFunctionWithRequest<User> | undefined;
   private readonly passReqToCallback: boolean;
 
-  constructor(options?: RedisMultiTokenStrategyOptions<User> | VerifyFunction<User>, verify?: VerifyFunction<User>) {
+  constructor(verify?: VerifyFunction<User>);
+  constructor(options: RedisMultiTokenStrategyOptions<User> & { passReqToCallback?: false }, verify?: VerifyFunction<User>);
+  constructor(options: RedisMultiTokenStrategyOptions<User> & { passReqToCallback: true }, verify: VerifyFunctionWithRequest<User>);
+  constructor(
+    options?: RedisMultiTokenStrategyOptions<User> | VerifyFunction<User>,
+    verify?: VerifyFunction<User> | VerifyFunctionWithRequest<User>,
+  ) {
     super();
     if (typeof options === 'function') {
       verify = options;
@@ -161,7 +173,7 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
       throw new TypeError('realm must be a string without control characters');
     }
     const tokenFrom = o.tokenFrom ?? ['header'];
-    if (!Array.isArray(tokenFrom) || tokenFrom.length === 0 || tokenFrom.some((s) => !SOURCES.includes(s))) {
+    if (!Array.isArray(tokenFrom) || tokenFrom.length === 0 || (tokenFrom as unknown[]).some((source) => !SOURCES.includes(source as TokenSource))) {
       throw new TypeError("tokenFrom must be a non-empty list of 'header', 'body' and 'query'");
     }
     this.name = name;
@@ -186,24 +198,30 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
   authenticate(req: BearerRequest, options?: RedisMultiTokenAuthenticateOptions): void {
     // The strategy's `this` is a per-request `Object.create(strategy)`, so it may not be an
     // instance with private fields; everything it reads is an ordinary property.
-    const actions = this as unknown as StrategyActions;
     let required: string[];
     try {
       required = readScopeList('scope', options?.scope);
     } catch (err) {
-      actions.error(err);
+      this.error(err);
       return;
     }
+    // Passport attaches the actions per request, but on the strategy itself when a route passes
+    // an instance; taking them now keeps an awaited answer on its own request.
+    const actions: StrategyActions = {
+      success: this.success.bind(this),
+      fail: this.fail.bind(this),
+      error: this.error.bind(this),
+    };
     // A bearer token authenticates one request; it never opens a login session unless the
     // route asks for one with `session: true`.
     if (options !== undefined && options.session === undefined) options.session = false;
 
     const found = this.extract(req);
-    if (found.kind === 'malformed') return this.refuse(req, 400, 'invalid_request');
+    if (found.kind === 'malformed') return this.refuse(req, actions, 400, 'invalid_request');
     if (found.kind === 'none') return actions.fail(this.challenge(), 401);
     if (!this.repository.isWellFormed(found.token)) return actions.fail(this.challenge('invalid_token'), 401);
 
-    this.check(req, found.token, required).catch((err: unknown) => actions.error(err));
+    this.check(req, actions, found.token, required).catch((err: unknown) => actions.error(err));
   }
 
   private extract(req: BearerRequest): Outcome {
@@ -224,21 +242,26 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     return token === undefined ? { kind: 'none' } : { kind: 'token', token };
   }
 
-  private refuse(req: BearerRequest, status: 400 | 403, error: 'invalid_request' | 'insufficient_scope', scope?: string[]): void {
+  private refuse(
+    req: BearerRequest,
+    actions: StrategyActions,
+    status: 400 | 403,
+    error: 'invalid_request' | 'insufficient_scope',
+    scope?: string[],
+  ): void {
     const challenge = this.challenge(error, scope);
     // Passport sets WWW-Authenticate only on a 401, so 400 and 403 carry it from here.
     req.res?.setHeader('WWW-Authenticate', challenge);
-    (this as unknown as StrategyActions).fail(challenge, status);
+    actions.fail(challenge, status);
   }
 
-  private async check(req: BearerRequest, key: string, required: string[]): Promise<void> {
-    const actions = this as unknown as StrategyActions;
+  private async check(req: BearerRequest, actions: StrategyActions, key: string, required: string[]): Promise<void> {
     const found = await this.repository.authenticate(key);
     if (found === null) return actions.fail(this.challenge('invalid_token'), 401);
     const { token } = found;
     const granted = token.scopes;
     if (!granted.includes('*') && required.some((scope) => !granted.includes(scope))) {
-      return this.refuse(req, 403, 'insufficient_scope', required);
+      return this.refuse(req, actions, 403, 'insufficient_scope', required);
     }
     if (this.verify === undefined) return actions.success(found.user, token);
     const outcome = await this.runVerify(req, found.user, token);
@@ -253,10 +276,10 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     const args: unknown[] = this.passReqToCallback ? [req, user, token] : [user, token];
     return new Promise((resolve, reject) => {
       let settled = false;
-      const done: VerifyDone<User> = (err, verified, info) => {
+      const done: VerifyDone = (err, verified, info) => {
         if (settled) return;
         settled = true;
-        if (err) reject(err instanceof Error ? err : new Error(String(err)));
+        if (err) reject(err instanceof Error ? err : new Error('verify failed', { cause: err }));
         else resolve({ user: verified, info });
       };
       const callbackStyle = verify.length > args.length;

@@ -32,7 +32,7 @@ function base62Fixed(value: number, width: number): string {
   let out = '';
   let rest = value;
   for (let i = 0; i < width; i++) {
-    out = ALPHABET[rest % 62] + out;
+    out = ALPHABET.charAt(rest % 62) + out;
     rest = Math.floor(rest / 62);
   }
   return out;
@@ -52,7 +52,7 @@ function randomBase62(length: number): string {
     // Rejection sampling: 248 = 4 × 62, so `byte % 62` stays uniform below it.
     for (const byte of randomBytes(length + 16)) {
       if (byte < 248) {
-        out += ALPHABET[byte % 62];
+        out += ALPHABET.charAt(byte % 62);
         if (out.length === length) break;
       }
     }

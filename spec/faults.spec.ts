@@ -1,0 +1,108 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import passport from 'passport';
+import { createClient, type RedisClientType } from 'redis';
+import { MultiTokenRepository, MultiTokenStoreError, RedisMultiTokenStrategy } from '../src/index.js';
+import { call, listen, type RunningApp } from './support/http.js';
+import { startRedisServer, uniquePrefix, type RedisServer } from './support/redis-server.js';
+
+const TIMEOUT_MS = 400;
+// What the deadline may overrun by: one tick of the shared timer plus a loaded machine.
+const SLACK_MS = 400;
+
+interface Setup {
+  server: RedisServer;
+  client: RedisClientType;
+  tokens: MultiTokenRepository;
+  app: RunningApp;
+  close(): Promise<void>;
+}
+
+function errorHandler(err: Error & { statusCode?: number; code?: string }, _req: Request, res: Response, _next: NextFunction): void {
+  res.status(err.statusCode ?? 500).json({ code: err.code });
+}
+
+async function setup(): Promise<Setup> {
+  const server = await startRedisServer();
+  const client: RedisClientType = createClient({ url: server.url });
+  client.on('error', () => {});
+  await client.connect();
+  const tokens = new MultiTokenRepository({ redis: client, keyPrefix: uniquePrefix('faults'), timeout: TIMEOUT_MS });
+  const web = express();
+  web.get('/me', passport.authenticate(new RedisMultiTokenStrategy({ repository: tokens })), (req, res) => res.json(req.user));
+  web.use(errorHandler);
+  const app = await listen(web);
+  return {
+    server,
+    client,
+    tokens,
+    app,
+    async close() {
+      await app.close();
+      client.destroy();
+      await server.stop();
+    },
+  };
+}
+
+describe('when Redis is in trouble', () => {
+  let s: Setup;
+  before(async () => {
+    s = await setup();
+  });
+  after(async () => {
+    await s.close();
+  });
+
+  it('answers a valid token with 503 while Redis is frozen, within the timeout, and recovers after', async () => {
+    const { key } = (await s.tokens.createToken({ id: '1' })).token;
+    assert.equal((await call(`${s.app.url}/me`, { token: key })).status, 200);
+
+    s.server.freeze();
+    try {
+      const started = Date.now();
+      const answers = await Promise.all([1, 2, 3].map(() => call(`${s.app.url}/me`, { token: key })));
+      const elapsed = Date.now() - started;
+      for (const res of answers) {
+        assert.equal(res.status, 503);
+        assert.deepEqual(JSON.parse(res.body), { code: 'ERR_MULTITOKEN_TIMEOUT' });
+      }
+      assert.ok(elapsed < TIMEOUT_MS + SLACK_MS, `answered after ${elapsed} ms`);
+      assert.ok(elapsed >= TIMEOUT_MS - 20, `answered after ${elapsed} ms, before the deadline`);
+    } finally {
+      s.server.thaw();
+    }
+    assert.equal((await call(`${s.app.url}/me`, { token: key })).status, 200);
+  });
+
+  it('answers a valid token with 503, never 401 or 200, once Redis is stopped', async () => {
+    const { key } = (await s.tokens.createToken({ id: '2' })).token;
+    assert.equal((await call(`${s.app.url}/me`, { token: key })).status, 200);
+    await s.server.stop();
+    for (let i = 0; i < 3; i++) {
+      const res = await call(`${s.app.url}/me`, { token: key });
+      assert.equal(res.status, 503);
+    }
+    await assert.rejects(s.tokens.createToken({ id: '2' }), MultiTokenStoreError);
+    await assert.rejects(s.tokens.expireAllTokens({ id: '2' }), MultiTokenStoreError);
+    await s.server.restart();
+  });
+});
+
+describe('a repository whose Redis never came up', () => {
+  it('rejects with a store error instead of hanging or answering null', async () => {
+    const server = await startRedisServer();
+    const url = server.url;
+    await server.stop();
+    const tokens = new MultiTokenRepository({ redis: url, timeout: TIMEOUT_MS });
+    const { key } = { key: 'rmt_' + '0'.repeat(55) };
+    try {
+      await assert.rejects(tokens.createToken({ id: '1' }), { name: 'MultiTokenStoreError' });
+      // A malformed token is still refused without I/O, Redis or not.
+      assert.equal(await tokens.authenticate(key), null);
+    } finally {
+      await tokens.close();
+    }
+  });
+});

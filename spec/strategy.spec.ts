@@ -1,0 +1,303 @@
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, it } from 'node:test';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import passport from 'passport';
+import { createClient, type RedisClientType } from 'redis';
+import {
+  MultiToken,
+  MultiTokenRepository,
+  RedisMultiTokenStrategy,
+  type BearerRequest,
+  type TokenInfo,
+} from '../src/index.js';
+import { commandCount } from './support/commands.js';
+import { call, listen, type RunningApp } from './support/http.js';
+import { startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+
+interface User {
+  id: string;
+  name: string;
+}
+
+const users = new Map<string, User>([
+  ['1', { id: '1', name: 'ada' }],
+  ['2', { id: '2', name: 'grace' }],
+  ['3', { id: '3', name: 'linus' }],
+]);
+
+let server: RedisServer;
+let app: RunningApp;
+let redis: RedisClientType;
+let scoped: MultiTokenRepository<User>;
+
+function errorHandler(err: Error & { statusCode?: number }, _req: Request, res: Response, _next: NextFunction): void {
+  res.status(err.statusCode ?? 500).json({ code: (err as { code?: string }).code });
+}
+
+before(async () => {
+  server = await useRedis();
+  // The default MultiToken reads REDIS_URL on first use: this is the zero-config path.
+  process.env.REDIS_URL = server.url;
+  redis = createClient({ url: server.url });
+  await redis.connect();
+  scoped = new MultiTokenRepository<User>({ redis, keyPrefix: uniquePrefix('scoped'), findUser: (id) => users.get(id) ?? null });
+
+  passport.use(new RedisMultiTokenStrategy());
+  passport.use('both-places', new RedisMultiTokenStrategy({ tokenFrom: ['header', 'body', 'query'] }));
+  passport.use('scoped', new RedisMultiTokenStrategy({ repository: scoped, realm: 'api "v1"' }));
+  passport.use(
+    'verified',
+    new RedisMultiTokenStrategy({ repository: scoped }, (user: User, token: TokenInfo, done) =>
+      done(null, user.name === 'linus' ? false : { ...user, via: token.device }),
+    ),
+  );
+  passport.use(
+    'verified-async',
+    new RedisMultiTokenStrategy({ repository: scoped, passReqToCallback: true }, async (req: BearerRequest, user: User) =>
+      req.headers['x-block'] === 'yes' ? false : user,
+    ),
+  );
+
+  const web = express();
+  web.use(express.json());
+  web.use(express.urlencoded({ extended: false }));
+  web.post('/login', async (req, res) => {
+    const user = users.get(String(req.body.userId));
+    const { token, first } = await MultiToken.createToken(user, { device: req.get('user-agent') });
+    res.json({ token: token.key, firstDevice: first });
+  });
+  web.get('/me', passport.authenticate('redis-multi-token'), (req, res) => {
+    res.json({ user: req.user, authInfo: req.authInfo });
+  });
+  web.post('/logout', passport.authenticate('redis-multi-token'), async (req, res) => {
+    await MultiToken.expireToken(req.authInfo);
+    res.sendStatus(204);
+  });
+  web.post('/logout-all', passport.authenticate('redis-multi-token'), async (req, res) => {
+    await MultiToken.expireAllTokens(req.user);
+    res.sendStatus(204);
+  });
+  web.all('/anywhere', passport.authenticate('both-places'), (req, res) => {
+    res.json({ user: req.user });
+  });
+  web.get('/scoped/read', passport.authenticate('scoped', { scope: 'read' }), (req, res) => res.json(req.authInfo));
+  web.get('/scoped/admin', passport.authenticate('scoped', { scope: ['admin', 'write'] }), (req, res) => res.json(req.authInfo));
+  web.get('/verified', passport.authenticate('verified'), (req, res) => res.json(req.user));
+  web.get('/verified-async', passport.authenticate('verified-async'), (req, res) => res.json(req.user));
+  web.use(errorHandler);
+  app = await listen(web);
+});
+
+after(async () => {
+  await app.close();
+  await MultiToken.close();
+  await redis.close();
+  await server.stop();
+});
+
+beforeEach(async () => {
+  await MultiToken.expireAllTokens({ id: '1' });
+  await MultiToken.expireAllTokens({ id: '2' });
+});
+
+async function login(userId: string, device = 'spec-agent'): Promise<{ token: string; firstDevice: boolean }> {
+  const res = await fetch(`${app.url}/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', 'user-agent': device },
+    body: JSON.stringify({ userId }),
+  });
+  assert.equal(res.status, 200);
+  return (await res.json()) as { token: string; firstDevice: boolean };
+}
+
+describe('RedisMultiTokenStrategy on Express 5, with the default MultiToken and no session option', () => {
+  it('authenticates a fresh token as its user, with the token info (and no key) in req.authInfo', async () => {
+    const { token } = await login('1', 'phone');
+    const res = await call(`${app.url}/me`, { token });
+    assert.equal(res.status, 200);
+    const body = JSON.parse(res.body) as { user: User; authInfo: Record<string, unknown> };
+    assert.deepEqual(body.user, { id: '1' });
+    assert.equal(body.authInfo.userId, '1');
+    assert.equal(body.authInfo.device, 'phone');
+    assert.match(String(body.authInfo.id), /^[A-Za-z0-9_-]{22}$/);
+    assert.equal(res.body.includes(token), false, 'the key never comes back');
+  });
+
+  it('logs out one device and leaves the other device working', async () => {
+    const phone = (await login('1', 'phone')).token;
+    const laptop = (await login('1', 'laptop')).token;
+    assert.equal((await call(`${app.url}/logout`, { method: 'POST', token: phone })).status, 204);
+    assert.equal((await call(`${app.url}/me`, { token: phone })).status, 401);
+    assert.equal((await call(`${app.url}/me`, { token: laptop })).status, 200);
+  });
+
+  it('logs out every device of that user and no one else\'s', async () => {
+    const phone = (await login('1', 'phone')).token;
+    const laptop = (await login('1', 'laptop')).token;
+    const other = (await login('2', 'phone')).token;
+    assert.equal((await call(`${app.url}/logout-all`, { method: 'POST', token: laptop })).status, 204);
+    assert.equal((await call(`${app.url}/me`, { token: phone })).status, 401);
+    assert.equal((await call(`${app.url}/me`, { token: laptop })).status, 401);
+    assert.equal((await call(`${app.url}/me`, { token: other })).status, 200);
+  });
+
+  it('reports the first device, then not, then the first again after logout-all', async () => {
+    assert.equal((await login('1')).firstDevice, true);
+    const second = await login('1');
+    assert.equal(second.firstDevice, false);
+    await call(`${app.url}/logout-all`, { method: 'POST', token: second.token });
+    assert.equal((await login('1')).firstDevice, true);
+  });
+});
+
+describe('RFC 6750 edge', () => {
+  it('answers no token with 401 and a bare challenge', async () => {
+    const res = await call(`${app.url}/me`);
+    assert.equal(res.status, 401);
+    assert.equal(res.challenge, 'Bearer realm="Users"');
+  });
+
+  it('answers only another scheme with 401 and a bare challenge', async () => {
+    for (const header of ['Basic dXNlcjpwYXNz', 'Digest username="a", realm="b"', 'Negotiate']) {
+      const res = await call(`${app.url}/me`, { headers: { authorization: header } });
+      assert.equal(res.status, 401, header);
+      assert.equal(res.challenge, 'Bearer realm="Users"', header);
+    }
+  });
+
+  it('answers an Authorization header that is not <scheme> <token> with 400 invalid_request', async () => {
+    for (const header of ['Bearer', 'Bearer a b', 'Bearer "quoted"', 'Bearer ,']) {
+      const res = await call(`${app.url}/me`, { headers: { authorization: header } });
+      assert.equal(res.status, 400, header);
+      assert.equal(res.challenge, 'Bearer realm="Users", error="invalid_request"', header);
+    }
+  });
+
+  it('answers a token in two places with 400 invalid_request', async () => {
+    const { token } = await login('1');
+    const res = await call(`${app.url}/anywhere?access_token=${token}`, { token });
+    assert.equal(res.status, 400);
+    assert.equal(res.challenge, 'Bearer realm="Users", error="invalid_request"');
+    const twice = await call(`${app.url}/anywhere?access_token=${token}&access_token=${token}`);
+    assert.equal(twice.status, 400);
+  });
+
+  it('takes the token from the body or the query only when asked to', async () => {
+    const { token } = await login('1');
+    const fromQuery = await call(`${app.url}/anywhere?access_token=${token}`);
+    assert.equal(fromQuery.status, 200);
+    const fromBody = await call(`${app.url}/anywhere`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: `access_token=${token}`,
+    });
+    assert.equal(fromBody.status, 200);
+    const notAsked = await call(`${app.url}/me?access_token=${token}`);
+    assert.equal(notAsked.status, 401);
+    assert.equal(notAsked.challenge, 'Bearer realm="Users"');
+  });
+
+  it('answers an unknown, revoked or user-less token with 401 invalid_token', async () => {
+    const { token } = await login('1');
+    await MultiToken.expireToken(token);
+    const revoked = await call(`${app.url}/me`, { token });
+    assert.equal(revoked.status, 401);
+    assert.equal(revoked.challenge, 'Bearer realm="Users", error="invalid_token"');
+
+    const ghost = (await scoped.createToken({ id: 'ghost', name: 'gone' })).token.key;
+    const gone = await call(`${app.url}/scoped/read`, { token: ghost });
+    assert.equal(gone.status, 401);
+    assert.equal(gone.challenge, 'Bearer realm="api \\"v1\\"", error="invalid_token"');
+  });
+
+  it('answers an expired token with 401 invalid_token', async () => {
+    const { token } = await scoped.createToken(users.get('1')!, { ttl: 0.2 });
+    assert.equal((await call(`${app.url}/scoped/read`, { token: token.key })).status, 200);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    const res = await call(`${app.url}/scoped/read`, { token: token.key });
+    assert.equal(res.status, 401);
+    assert.equal(res.challenge, 'Bearer realm="api \\"v1\\"", error="invalid_token"');
+  });
+
+  it('answers a token lacking a scope with 403 insufficient_scope naming the scope', async () => {
+    const reader = (await scoped.createToken(users.get('1')!, { scopes: ['read'] })).token.key;
+    const everything = (await scoped.createToken(users.get('1')!)).token.key;
+    assert.equal((await call(`${app.url}/scoped/read`, { token: reader })).status, 200);
+    const refused = await call(`${app.url}/scoped/admin`, { token: reader });
+    assert.equal(refused.status, 403);
+    assert.equal(refused.challenge, 'Bearer realm="api \\"v1\\"", scope="admin write", error="insufficient_scope"');
+    assert.equal((await call(`${app.url}/scoped/admin`, { token: everything })).status, 200);
+  });
+
+  it('lets a verify callback refuse or replace the user', async () => {
+    const ada = (await scoped.createToken(users.get('1')!, { device: 'phone' })).token.key;
+    const linus = (await scoped.createToken(users.get('3')!)).token.key;
+    const ok = await call(`${app.url}/verified`, { token: ada });
+    assert.equal(ok.status, 200);
+    assert.deepEqual(JSON.parse(ok.body), { id: '1', name: 'ada', via: 'phone' });
+    const refused = await call(`${app.url}/verified`, { token: linus });
+    assert.equal(refused.status, 401);
+    assert.equal(refused.challenge, 'Bearer realm="Users", error="invalid_token"');
+  });
+
+  it('lets an async verify with passReqToCallback see the request', async () => {
+    const ada = (await scoped.createToken(users.get('1')!)).token.key;
+    assert.equal((await call(`${app.url}/verified-async`, { token: ada })).status, 200);
+    assert.equal((await call(`${app.url}/verified-async`, { token: ada, headers: { 'x-block': 'yes' } })).status, 401);
+  });
+});
+
+describe('a malformed token', () => {
+  it('is refused with 401 invalid_token and no Redis command at all', async () => {
+    const own = await startRedisServer();
+    const admin: RedisClientType = createClient({ url: own.url });
+    await admin.connect();
+    const client = createClient({ url: own.url });
+    await client.connect();
+    const tokens = new MultiTokenRepository({ redis: client, keyPrefix: uniquePrefix('count') });
+    const web = express();
+    web.get('/me', passport.authenticate(new RedisMultiTokenStrategy({ repository: tokens })), (req, res) => res.json(req.user));
+    const counted = await listen(web);
+    try {
+      const { key } = (await tokens.createToken({ id: '1' })).token;
+      const i = 20;
+      const altered = key.slice(0, i) + (key[i] === 'a' ? 'b' : 'a') + key.slice(i + 1);
+
+      await admin.configResetStat();
+      const res = await call(`${counted.url}/me`, { token: altered });
+      assert.equal(res.status, 401);
+      assert.equal(res.challenge, 'Bearer realm="Users", error="invalid_token"');
+      assert.equal(await commandCount(admin), 0, 'a malformed token reached Redis');
+
+      // The same count sees the one read a well-formed token costs, so it can fail.
+      assert.equal((await call(`${counted.url}/me`, { token: key })).status, 200);
+      assert.ok((await commandCount(admin)) >= 1);
+    } finally {
+      await counted.close();
+      await client.close();
+      await admin.close();
+      await own.stop();
+    }
+  });
+});
+
+describe('the strategy constructor', () => {
+  it('throws a TypeError that names each bad option', () => {
+    const cases: [string, Record<string, unknown>][] = [
+      ['repository', { repository: {} }],
+      ['name', { name: '' }],
+      ['realm', { realm: 'a\r\nb' }],
+      ['tokenFrom', { tokenFrom: ['cookie'] }],
+      ['tokenFrom', { tokenFrom: [] }],
+      ['scope', { scope: 'a b' }],
+    ];
+    for (const [name, options] of cases) {
+      assert.throws(() => new RedisMultiTokenStrategy(options), (err: unknown) => {
+        assert.ok(err instanceof TypeError, name);
+        assert.match(err.message, new RegExp(`^${name}`));
+        return true;
+      });
+    }
+    assert.throws(() => new RedisMultiTokenStrategy({}, 'verify' as never), /^TypeError: verify/);
+  });
+});

@@ -1,0 +1,38 @@
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { Express } from 'express';
+
+export interface RunningApp {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/** Serves `app` on a free loopback port. */
+export function listen(app: Express): Promise<RunningApp> {
+  return new Promise((resolve) => {
+    const server: Server = app.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({
+        url: `http://127.0.0.1:${port}`,
+        close: () =>
+          new Promise<void>((done) => {
+            server.closeAllConnections();
+            server.close(() => done());
+          }),
+      });
+    });
+  });
+}
+
+/** GET (or another method) with a bearer token or raw headers. */
+export async function call(
+  url: string,
+  options: { method?: string; token?: string; headers?: Record<string, string>; body?: string } = {},
+): Promise<{ status: number; challenge: string | null; body: string }> {
+  const headers: Record<string, string> = { ...options.headers };
+  if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
+  const init: RequestInit = { method: options.method ?? 'GET', headers };
+  if (options.body !== undefined) init.body = options.body;
+  const res = await fetch(url, init);
+  return { status: res.status, challenge: res.headers.get('www-authenticate'), body: await res.text() };
+}

@@ -1,0 +1,144 @@
+// Throwaway redis-server processes for the specs: each on a free loopback port, with no
+// persistence, killable and freezable for fault tests. With REDIS_URL set, `useRedis()` hands
+// out that server instead. Neither possible: a clear error, never a silent skip.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export interface RedisServer {
+  readonly url: string;
+  readonly port: number;
+  /** True when the server is REDIS_URL's, which the specs must not stop or freeze. */
+  readonly external: boolean;
+  /** SIGSTOP: the server holds connections open and answers nothing. */
+  freeze(): void;
+  /** SIGCONT after `freeze`. */
+  thaw(): void;
+  /** Stops the server and waits for the process to exit. */
+  stop(): Promise<void>;
+  /** Starts it again on the same port, after `stop`. */
+  restart(): Promise<void>;
+}
+
+const START_TIMEOUT_MS = 10_000;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const address = probe.address();
+      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function launch(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`redis-server on port ${port} did not start within ${START_TIMEOUT_MS} ms:\n${output}`));
+    }, START_TIMEOUT_MS);
+    const onData = (chunk: Buffer): void => {
+      output += chunk.toString();
+      if (output.includes('Ready to accept connections')) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        child.stdout?.resume();
+        child.stderr?.resume();
+        resolve(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
+    child.once('error', (err: NodeJS.ErrnoException) => {
+      clearTimeout(timer);
+      reject(
+        err.code === 'ENOENT'
+          ? new Error('redis-server is not installed: install it (apt-get install redis-server) or set REDIS_URL')
+          : err,
+      );
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`redis-server exited with code ${String(code)} before it was ready:\n${output}`));
+    });
+  });
+}
+
+function exited(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => child.once('exit', () => resolve()));
+}
+
+/** Starts a throwaway redis-server of the specs' own. */
+export async function startRedisServer(extra: string[] = []): Promise<RedisServer> {
+  const dir = mkdtempSync(join(tmpdir(), 'rmt-redis-'));
+  let lastError: unknown;
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const port = await freePort();
+    let child: ChildProcess;
+    try {
+      child = await launch(port, dir, extra);
+    } catch (err) {
+      lastError = err;
+      if (err instanceof Error && err.message.includes('not installed')) throw err;
+      continue; // the port was taken between probe and launch
+    }
+    let current = child;
+    const server: RedisServer = {
+      url: `redis://127.0.0.1:${port}`,
+      port,
+      external: false,
+      freeze: () => current.kill('SIGSTOP'),
+      thaw: () => current.kill('SIGCONT'),
+      async stop() {
+        current.kill('SIGCONT');
+        current.kill('SIGKILL');
+        await exited(current);
+      },
+      async restart() {
+        current = await launch(port, dir, extra);
+      },
+    };
+    process.once('exit', () => {
+      current.kill('SIGKILL');
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return server;
+  }
+  throw lastError instanceof Error ? lastError : new Error('could not start redis-server');
+}
+
+/** REDIS_URL's server when set, else a throwaway one. */
+export async function useRedis(): Promise<RedisServer> {
+  const url = process.env.REDIS_URL;
+  if (url === undefined || url === '') return startRedisServer();
+  const refuse = (what: string) => (): never => {
+    throw new Error(`${what} needs a server of the specs' own; use startRedisServer()`);
+  };
+  return {
+    url,
+    port: Number(new URL(url).port || 6379),
+    external: true,
+    freeze: refuse('freeze'),
+    thaw: refuse('thaw'),
+    stop: async () => {},
+    restart: refuse('restart'),
+  };
+}
+
+let counter = 0;
+/** A key prefix no other test uses, so specs can share one server. */
+export function uniquePrefix(label: string): string {
+  counter += 1;
+  return `spec:${process.pid}:${label}:${counter}:`;
+}

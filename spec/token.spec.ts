@@ -1,0 +1,74 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { generateToken, isValidTokenPrefix, parseToken, routingTag, tokenId } from '../src/token.js';
+
+const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+
+describe('token', () => {
+  const tag = routingTag('user-1');
+  const key = generateToken('rmt', tag);
+
+  it('starts with the prefix and an underscore, then base62 only', () => {
+    assert.match(key, /^rmt_[0-9A-Za-z]{55}$/);
+  });
+
+  it('carries the routing tag of its user', () => {
+    assert.equal(parseToken(key, 'rmt')?.tag, tag);
+    assert.equal(routingTag('user-1'), tag);
+    assert.notEqual(routingTag('user-2'), tag);
+  });
+
+  it('is different every time', () => {
+    const keys = new Set(Array.from({ length: 1000 }, () => generateToken('rmt', tag)));
+    assert.equal(keys.size, 1000);
+  });
+
+  it('spreads its secret over the whole alphabet', () => {
+    const seen = new Set<string>();
+    for (let i = 0; i < 200; i++) for (const ch of generateToken('rmt', tag).slice(10, 53)) seen.add(ch);
+    assert.equal(seen.size, 62);
+  });
+
+  it('parses back', () => {
+    assert.deepEqual(parseToken(key, 'rmt'), { key, tag });
+  });
+
+  it('is refused when any one character changes', () => {
+    for (let i = 4; i < key.length; i++) {
+      const other = ALPHABET[(ALPHABET.indexOf(key[i]!) + 1 + (i % 61)) % 62]!;
+      const changed = key.slice(0, i) + other + key.slice(i + 1);
+      assert.equal(parseToken(changed, 'rmt'), null, `change at ${i}`);
+    }
+  });
+
+  it('is refused with another prefix, length or alphabet', () => {
+    assert.equal(parseToken(key, 'abc'), null);
+    assert.equal(parseToken(key.replace('rmt_', 'rmt-'), 'rmt'), null);
+    assert.equal(parseToken(key.slice(0, -1), 'rmt'), null);
+    assert.equal(parseToken(`${key}0`, 'rmt'), null);
+    assert.equal(parseToken(`${key.slice(0, 20)}+${key.slice(21)}`, 'rmt'), null);
+    assert.equal(parseToken(undefined, 'rmt'), null);
+    assert.equal(parseToken(42, 'rmt'), null);
+  });
+
+  it('works with a custom prefix', () => {
+    const custom = generateToken('acme', tag);
+    assert.match(custom, /^acme_/);
+    assert.notEqual(parseToken(custom, 'acme'), null);
+    assert.equal(parseToken(custom, 'rmt'), null);
+  });
+
+  it('accepts only short alphanumeric prefixes', () => {
+    assert.equal(isValidTokenPrefix('rmt'), true);
+    for (const bad of ['', '1abc', 'a_b', 'a-b', 'a'.repeat(17), 7]) assert.equal(isValidTokenPrefix(bad), false);
+  });
+
+  it('has an id that depends on the pepper and never contains the token', () => {
+    const plain = tokenId(key, null);
+    const peppered = tokenId(key, Buffer.from('pepper-pepper-pepper'));
+    assert.match(plain, /^[A-Za-z0-9_-]{22}$/);
+    assert.notEqual(plain, peppered);
+    assert.equal(tokenId(key, null), plain);
+    assert.equal(key.includes(plain), false);
+  });
+});

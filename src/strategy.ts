@@ -196,17 +196,9 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
 
   /** Called by Passport for each request; reports through `success`, `fail` or `error`. */
   authenticate(req: BearerRequest, options?: RedisMultiTokenAuthenticateOptions): void {
-    // The strategy's `this` is a per-request `Object.create(strategy)`, so it may not be an
-    // instance with private fields; everything it reads is an ordinary property.
-    let required: string[];
-    try {
-      required = readScopeList('scope', options?.scope);
-    } catch (err) {
-      this.error(err);
-      return;
-    }
-    // Passport attaches the actions per request, but on the strategy itself when a route passes
-    // an instance; taking them now keeps an awaited answer on its own request.
+    // `this` is a per-request `Object.create(strategy)`, hence no #private fields here. When a
+    // route passes a strategy instance instead, Passport attaches the actions to the instance
+    // itself; taking them now keeps a later answer on its own request.
     const actions: StrategyActions = {
       success: this.success.bind(this),
       fail: this.fail.bind(this),
@@ -216,11 +208,18 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     // route asks for one with `session: true`.
     if (options !== undefined && options.session === undefined) options.session = false;
 
-    const found = this.extract(req);
+    let required: string[];
+    let found: Outcome;
+    try {
+      required = readScopeList('scope', options?.scope);
+      found = this.extract(req);
+    } catch (err) {
+      actions.error(err);
+      return;
+    }
     if (found.kind === 'malformed') return this.refuse(req, actions, 400, 'invalid_request');
     if (found.kind === 'none') return actions.fail(this.challenge(), 401);
     if (!this.repository.isWellFormed(found.token)) return actions.fail(this.challenge('invalid_token'), 401);
-
     this.check(req, actions, found.token, required).catch((err: unknown) => actions.error(err));
   }
 

@@ -580,7 +580,7 @@ export class MultiTokenRepository<User = DefaultUser>
     const reply = await this.script(
       EXPIRE_TOKEN,
       ids.map((id) => keys.tokenKey(tag, id)),
-      [keys.indexKeyPrefix(tag), userId, ...ids],
+      [keys.indexKeyPrefix(tag), userId, String(Date.now()), ...ids],
     );
     const removed = normaliseStrings(reply, 'EVALSHA expire');
     if (removed.length === 0) return false;
@@ -628,7 +628,11 @@ export class MultiTokenRepository<User = DefaultUser>
 
   private async expireUserTokens(userId: string, tag: string, keep: string[], reason: ExpireReason): Promise<number> {
     const { keys } = this.settings;
-    const reply = await this.script(EXPIRE_USER_TOKENS, [keys.indexKey(tag, userId)], [keys.tokenKeyPrefix(tag), ...keep]);
+    const reply = await this.script(
+      EXPIRE_USER_TOKENS,
+      [keys.indexKey(tag, userId)],
+      [keys.tokenKeyPrefix(tag), String(Date.now()), ...keep],
+    );
     const ids = normaliseStrings(reply, 'EVALSHA expire-user');
     if (ids.length > 0) this.emit('expired', { reason, userId, ids });
     return ids.length;

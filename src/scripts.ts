@@ -17,9 +17,11 @@ export interface LuaScript {
  */
 export const NO_EXPIRY_SCORE = 1e15;
 
-// Keeps the index alive exactly as long as its longest-lived token.
-const FIT_INDEX = `
-local function fit_index(index)
+// Drops index entries whose end of life has passed, then keeps the index alive exactly as
+// long as its longest-lived token.
+const TIDY_INDEX = `
+local function tidy_index(index, now)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now)
   local top = redis.call('ZRANGE', index, -1, -1, 'WITHSCORES')
   if #top == 0 then return end
   local score = tonumber(top[2])
@@ -33,7 +35,7 @@ end
 
 function lua(name: string, body: string): LuaScript {
   // Normalised so that re-indenting the source here does not change the SHA.
-  const source = (FIT_INDEX + body)
+  const source = (TIDY_INDEX + body)
     .split('\n')
     .map((line) => line.trim())
     .filter((line) => line !== '' && !line.startsWith('--'))
@@ -49,7 +51,7 @@ function lua(name: string, body: string): LuaScript {
  */
 export const CREATE_TOKEN: LuaScript = lua('create', `
 local now = tonumber(ARGV[1])
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+tidy_index(KEYS[1], now)
 local count = redis.call('ZCARD', KEYS[1])
 local reply = { count == 0 and 1 or 0 }
 local cap = tonumber(ARGV[5])
@@ -66,14 +68,14 @@ redis.call('HSET', KEYS[2], unpack(ARGV, 6))
 local score = tonumber(ARGV[4])
 if score < ${NO_EXPIRY_SCORE} then redis.call('PEXPIREAT', KEYS[2], math.ceil(score)) end
 redis.call('ZADD', KEYS[1], ARGV[4], ARGV[2])
-fit_index(KEYS[1])
+tidy_index(KEYS[1], now)
 return reply
 `);
 
 /**
  * Removes the first token of KEYS that exists (and belongs to the expected user, when one is
  * given) and its index entry.
- * KEYS: candidate token keys. ARGV: index key prefix, expected user id or '', id of each key, ...
+ * KEYS: candidate token keys. ARGV: index key prefix, expected user id or '', now, id of each key, ...
  * Returns: { 1-based position of the removed key, its owner }, or an empty array.
  */
 export const EXPIRE_TOKEN: LuaScript = lua('expire', `
@@ -82,8 +84,8 @@ for i = 1, #KEYS do
   if owner and (ARGV[2] == '' or owner == ARGV[2]) then
     redis.call('DEL', KEYS[i])
     local index = ARGV[1] .. owner
-    redis.call('ZREM', index, ARGV[2 + i])
-    fit_index(index)
+    redis.call('ZREM', index, ARGV[3 + i])
+    tidy_index(index, ARGV[3])
     return { i, owner }
   end
 end
@@ -92,21 +94,21 @@ return {}
 
 /**
  * Removes every token of one user, or every token but the ones to keep.
- * KEYS: index. ARGV: token key prefix, id to keep, ...
+ * KEYS: index. ARGV: token key prefix, now, id to keep, ...
  * Returns: the ids of the tokens that were live and are now gone.
  */
 export const EXPIRE_USER_TOKENS: LuaScript = lua('expire-user', `
 local keep = {}
-for i = 2, #ARGV do keep[ARGV[i]] = true end
+for i = 3, #ARGV do keep[ARGV[i]] = true end
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local removed = {}
 for i = 1, #ids do
   if not keep[ids[i]] then
     if redis.call('DEL', ARGV[1] .. ids[i]) == 1 then removed[#removed + 1] = ids[i] end
-    if #ARGV > 1 then redis.call('ZREM', KEYS[1], ids[i]) end
+    if #ARGV > 2 then redis.call('ZREM', KEYS[1], ids[i]) end
   end
 end
-if #ARGV == 1 then redis.call('DEL', KEYS[1]) else fit_index(KEYS[1]) end
+if #ARGV == 2 then redis.call('DEL', KEYS[1]) else tidy_index(KEYS[1], ARGV[2]) end
 return removed
 `);
 
@@ -116,7 +118,7 @@ return removed
  * Returns: { id, { field, value, ... }, id, { ... }, ... }.
  */
 export const LIST_TOKENS: LuaScript = lua('list', `
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
+tidy_index(KEYS[1], ARGV[2])
 local ids = redis.call('ZRANGE', KEYS[1], 0, -1)
 local out = {}
 for i = 1, #ids do
@@ -126,7 +128,6 @@ for i = 1, #ids do
     out[#out + 1] = fields
   end
 end
-fit_index(KEYS[1])
 return out
 `);
 
@@ -148,7 +149,7 @@ if idle > 0 then
   if expires and expires < score then score = expires end
   redis.call('PEXPIREAT', KEYS[1], math.ceil(score))
   redis.call('ZADD', KEYS[2], 'XX', score, ARGV[4])
-  fit_index(KEYS[2])
+  tidy_index(KEYS[2], now)
 end
 return 1
 `);

@@ -1,0 +1,349 @@
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, it } from 'node:test';
+import express from 'express';
+import passport from 'passport';
+import { createClient, type RedisClientType } from 'redis';
+import {
+  MultiTokenRepository,
+  RedisMultiTokenStrategy,
+  type MultiTokenRepositoryOptions,
+  type TokenCreatedEvent,
+  type TokenExpiredEvent,
+} from '../src/index.js';
+import { callsOf } from './support/commands.js';
+import { call, listen } from './support/http.js';
+import { startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+
+interface User {
+  id: string;
+}
+
+const ada: User = { id: 'ada' };
+const grace: User = { id: 'grace' };
+
+let server: RedisServer;
+let redis: RedisClientType;
+
+before(async () => {
+  server = await useRedis();
+  redis = createClient({ url: server.url });
+  await redis.connect();
+});
+
+after(async () => {
+  await redis.close();
+  await server.stop();
+});
+
+function repository(options: MultiTokenRepositoryOptions<User> = {}): { tokens: MultiTokenRepository<User>; prefix: string } {
+  const prefix = uniquePrefix('life');
+  return { tokens: new MultiTokenRepository<User>({ redis, keyPrefix: prefix, ...options }), prefix };
+}
+
+async function keysUnder(prefix: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const batch of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) keys.push(...batch);
+  return keys;
+}
+
+function recorder(tokens: MultiTokenRepository<User>): { created: TokenCreatedEvent[]; expired: TokenExpiredEvent[] } {
+  const seen = { created: [] as TokenCreatedEvent[], expired: [] as TokenExpiredEvent[] };
+  tokens.on('created', (event) => seen.created.push(event));
+  tokens.on('expired', (event) => seen.expired.push(event));
+  return seen;
+}
+
+describe('device metadata and listTokens', () => {
+  it('keeps device, meta, scopes and times per token, and lists live tokens newest first without keys', async () => {
+    const { tokens } = repository();
+    const phone = (await tokens.createToken(ada, { device: 'phone', meta: { os: 'ios', app: '3.1' } })).token;
+    await sleep(5);
+    const laptop = (await tokens.createToken(ada, { device: 'x'.repeat(300), scopes: ['read'] })).token;
+    await tokens.createToken(grace);
+
+    const list = await tokens.listTokens(ada, { current: phone.key });
+    assert.deepEqual(list.map((t) => t.id), [laptop.id, phone.id]);
+    assert.deepEqual(list.map((t) => t.current), [false, true]);
+    assert.equal(list[1]!.device, 'phone');
+    assert.deepEqual(list[1]!.meta, { os: 'ios', app: '3.1' });
+    assert.equal(list[0]!.device, 'x'.repeat(256), 'a long device label is cut to 256 characters');
+    assert.deepEqual(list[0]!.scopes, ['read']);
+    for (const entry of list) {
+      assert.equal('key' in entry, false);
+      assert.ok(entry.createdAt instanceof Date && entry.lastUsedAt instanceof Date && entry.expiresAt instanceof Date);
+    }
+    const byAuthInfo = await tokens.listTokens(ada, { current: { id: laptop.id, userId: 'ada' } });
+    assert.deepEqual(byAuthInfo.map((t) => t.current), [true, false]);
+  });
+
+  it('refuses meta that is too big, with a TypeError naming meta', async () => {
+    const { tokens } = repository();
+    const many = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
+    await assert.rejects(tokens.createToken(ada, { meta: many }), /^TypeError: meta/);
+    await assert.rejects(tokens.createToken(ada, { meta: { k: 'v'.repeat(257) } }), /^TypeError: meta/);
+    await assert.rejects(tokens.createToken(ada, { device: 42 as unknown as string }), /^TypeError: device/);
+  });
+});
+
+describe('revocation', () => {
+  it('expireOtherTokens leaves only the current token working', async () => {
+    const { tokens } = repository();
+    const seen = recorder(tokens);
+    const issued = await Promise.all([1, 2, 3, 4].map(() => tokens.createToken(ada)));
+    const other = (await tokens.createToken(grace)).token;
+    const current = issued[2]!.token;
+    const info = (await tokens.authenticate(current.key))!.token;
+
+    assert.equal(await tokens.expireOtherTokens(ada, info), 3);
+    for (const { token } of issued) {
+      assert.equal((await tokens.authenticate(token.key)) !== null, token.id === current.id);
+    }
+    assert.notEqual(await tokens.authenticate(other.key), null);
+    assert.deepEqual((await tokens.listTokens(ada)).map((t) => t.id), [current.id]);
+    assert.equal(seen.expired.at(-1)!.reason, 'logout-others');
+    assert.equal(seen.expired.at(-1)!.ids.length, 3);
+
+    const again = await tokens.createToken(ada);
+    assert.equal(await tokens.expireOtherTokens(ada, current.key), 1, 'by key too');
+    assert.equal(await tokens.authenticate(again.token.key), null);
+    assert.notEqual(await tokens.authenticate(current.key), null);
+    await assert.rejects(tokens.expireOtherTokens(ada, { id: other.id, userId: 'grace' }), /^TypeError: current/);
+  });
+
+  it('expireTokenById kills exactly one token, and only the user\'s own', async () => {
+    const { tokens } = repository();
+    const seen = recorder(tokens);
+    const a = (await tokens.createToken(ada)).token;
+    const b = (await tokens.createToken(ada)).token;
+    const g = (await tokens.createToken(grace)).token;
+
+    assert.equal(await tokens.expireTokenById(ada, g.id), false, 'not another user\'s token');
+    assert.notEqual(await tokens.authenticate(g.key), null);
+    assert.equal(await tokens.expireTokenById(ada, a.id), true);
+    assert.equal(await tokens.authenticate(a.key), null);
+    assert.notEqual(await tokens.authenticate(b.key), null);
+    assert.equal(await tokens.expireTokenById(ada, a.id), false);
+    assert.equal(await tokens.expireTokenById(ada, 'not an id'), false);
+    assert.deepEqual(seen.expired, [{ reason: 'revoked', userId: 'ada', ids: [a.id] }]);
+  });
+
+  it('reports a logout by key with its owner', async () => {
+    const { tokens } = repository();
+    const seen = recorder(tokens);
+    const { token } = await tokens.createToken(ada, { device: 'phone' });
+    assert.deepEqual(seen.created, [{ id: token.id, userId: 'ada', device: 'phone', first: true }]);
+    await tokens.expireToken(token.key);
+    assert.deepEqual(seen.expired, [{ reason: 'logout', userId: 'ada', ids: [token.id] }]);
+  });
+});
+
+describe('maxTokensPerUser', () => {
+  it('leaves exactly the cap after 20 concurrent logins, and reports the evicted', async () => {
+    const { tokens } = repository({ maxTokensPerUser: 3 });
+    const seen = recorder(tokens);
+    const issued = await Promise.all(Array.from({ length: 20 }, (_, i) => tokens.createToken(ada, { device: `d${i}` })));
+
+    const alive = [];
+    for (const { token } of issued) if ((await tokens.authenticate(token.key)) !== null) alive.push(token.id);
+    assert.equal(alive.length, 3);
+    const listed = await tokens.listTokens(ada);
+    assert.deepEqual(listed.map((t) => t.id).sort(), alive.sort());
+
+    const evicted = seen.expired.filter((e) => e.reason === 'evicted').flatMap((e) => e.ids);
+    assert.equal(evicted.length, 17);
+    assert.deepEqual(
+      [...evicted, ...alive].sort(),
+      issued.map((i) => i.token.id).sort(),
+      'every token is either alive or reported evicted',
+    );
+  });
+
+  it('evicts the oldest first and never the new login', async () => {
+    const { tokens } = repository({ maxTokensPerUser: 2 });
+    const first = (await tokens.createToken(ada)).token;
+    await sleep(3);
+    const second = (await tokens.createToken(ada)).token;
+    await sleep(3);
+    // A short-lived new token is still the one kept: a login is never refused.
+    const third = (await tokens.createToken(ada, { ttl: 60 })).token;
+    assert.equal(await tokens.authenticate(first.key), null);
+    assert.notEqual(await tokens.authenticate(second.key), null);
+    assert.notEqual(await tokens.authenticate(third.key), null);
+  });
+});
+
+describe('expiry', () => {
+  it('lets a per-token ttl override the global one, and null mean no expiry', async () => {
+    const { tokens, prefix } = repository({ ttl: 3600 });
+    const short = (await tokens.createToken(ada, { ttl: 0.3 })).token;
+    const forever = (await tokens.createToken(ada, { ttl: null })).token;
+    const usual = (await tokens.createToken(ada)).token;
+
+    assert.equal(usual.expiresAt!.getTime() - usual.createdAt.getTime(), 3600 * 1000);
+    assert.equal(short.expiresAt!.getTime() - short.createdAt.getTime(), 300);
+    assert.equal(forever.expiresAt, null);
+    const [foreverKey] = (await keysUnder(prefix)).filter((k) => k.endsWith(`:t:${forever.id}`));
+    assert.equal(await redis.pTTL(foreverKey!), -1, 'a token without ttl has no Redis expiry');
+    const [usualKey] = (await keysUnder(prefix)).filter((k) => k.endsWith(`:t:${usual.id}`));
+    assert.ok((await redis.pTTL(usualKey!)) > 3500 * 1000);
+
+    await sleep(400);
+    assert.equal(await tokens.authenticate(short.key), null);
+    assert.notEqual(await tokens.authenticate(forever.key), null);
+    assert.notEqual(await tokens.authenticate(usual.key), null);
+    assert.equal((await tokens.listTokens(ada)).length, 2);
+
+    const never = repository({ ttl: null }).tokens;
+    assert.equal((await never.createToken(ada)).token.expiresAt, null);
+  });
+
+  it('kills a token left idle past idleTimeout, keys and all, and keeps a busy one alive', async () => {
+    const { tokens, prefix } = repository({ idleTimeout: 0.6, touchInterval: 0.1 });
+    const idle = (await tokens.createToken(ada)).token;
+    const busy = (await tokens.createToken(grace)).token;
+    assert.notEqual(await tokens.authenticate(idle.key), null);
+
+    for (let i = 0; i < 8; i++) {
+      await sleep(150);
+      assert.notEqual(await tokens.authenticate(busy.key), null, 'a token in use stays alive past idleTimeout');
+    }
+    assert.equal(await tokens.authenticate(idle.key), null);
+    const left = await keysUnder(prefix);
+    assert.equal(left.some((k) => k.endsWith(`:t:${idle.id}`) || k.endsWith(':u:ada')), false, `left: ${left.join(', ')}`);
+    assert.ok(left.some((k) => k.endsWith(`:t:${busy.id}`)));
+  });
+
+  it('never lets idle use extend a token past its absolute ttl', async () => {
+    const { tokens } = repository({ ttl: 0.5, idleTimeout: 10, touchInterval: 0 });
+    const { token } = await tokens.createToken(ada);
+    for (let i = 0; i < 3; i++) {
+      await sleep(100);
+      assert.notEqual(await tokens.authenticate(token.key), null);
+    }
+    await sleep(300);
+    assert.equal(await tokens.authenticate(token.key), null);
+  });
+});
+
+describe('lastUsedAt', () => {
+  it('is written a bounded number of times for a token used every 10 ms', async () => {
+    const own = await startRedisServer();
+    const client: RedisClientType = createClient({ url: own.url });
+    await client.connect();
+    try {
+      const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('touch'), touchInterval: 0.2 });
+      const { token } = await tokens.createToken(ada);
+      await client.configResetStat();
+      const started = Date.now();
+      let last = token.lastUsedAt.getTime();
+      while (Date.now() - started < 1000) {
+        const found = await tokens.authenticate(token.key);
+        assert.ok(found !== null);
+        last = Math.max(last, found.token.lastUsedAt.getTime());
+        await sleep(10);
+      }
+      const elapsed = Date.now() - started;
+      const writes = await callsOf(client, 'hset');
+      // One write per started interval at most; at least a few, so the count can fail both ways.
+      assert.ok(writes <= Math.ceil(elapsed / 200) + 1, `${writes} writes in ${elapsed} ms`);
+      assert.ok(writes >= 3, `${writes} writes in ${elapsed} ms`);
+      assert.ok(last > token.lastUsedAt.getTime(), 'lastUsedAt moved');
+      const [info] = await tokens.listTokens(ada);
+      assert.equal(info!.lastUsedAt.getTime(), last);
+    } finally {
+      await client.close();
+      await own.stop();
+    }
+  });
+});
+
+describe('scopes on a real Express route', () => {
+  it('answers 200, 403 with the required scope in the challenge, and 200 for *', async () => {
+    const { tokens } = repository();
+    const web = express();
+    const strategy = new RedisMultiTokenStrategy({ repository: tokens, name: 'life-scopes' });
+    passport.use(strategy);
+    web.get('/read', passport.authenticate('life-scopes', { scope: 'read' }), (req, res) => res.json(req.authInfo));
+    web.get('/write', passport.authenticate('life-scopes', { scope: ['read', 'write'] }), (req, res) => res.json(req.authInfo));
+    const app = await listen(web);
+    try {
+      const reader = (await tokens.createToken(ada, { scopes: ['read'] })).token.key;
+      const writer = (await tokens.createToken(ada, { scopes: ['read', 'write'] })).token.key;
+      const all = (await tokens.createToken(ada)).token.key;
+
+      const ok = await call(`${app.url}/read`, { token: reader });
+      assert.equal(ok.status, 200);
+      assert.deepEqual((JSON.parse(ok.body) as { scopes: string[] }).scopes, ['read']);
+
+      const refused = await call(`${app.url}/write`, { token: reader });
+      assert.equal(refused.status, 403);
+      assert.equal(refused.challenge, 'Bearer realm="Users", scope="read write", error="insufficient_scope"');
+
+      assert.equal((await call(`${app.url}/write`, { token: writer })).status, 200);
+      const star = await call(`${app.url}/write`, { token: all });
+      assert.equal(star.status, 200);
+      assert.deepEqual((JSON.parse(star.body) as { scopes: string[] }).scopes, ['*']);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('secret rotation', () => {
+  const A = 'pepper A, long enough to count';
+  const B = 'pepper B, long enough to count';
+
+  it('keeps tokens of an older secret working while it is listed, and revokes them when it is not', async () => {
+    const prefix = uniquePrefix('rotate');
+    const make = (secret: string | string[]): MultiTokenRepository<User> => new MultiTokenRepository<User>({ redis, keyPrefix: prefix, secret });
+
+    const old = (await make(A).createToken(ada)).token;
+    const rotated = make([B, A]);
+    assert.notEqual(await rotated.authenticate(old.key), null);
+    const fresh = (await rotated.createToken(ada)).token;
+    assert.equal((await rotated.createToken(grace)).first, true);
+
+    const onlyB = make([B]);
+    assert.equal(await onlyB.authenticate(old.key), null, 'a secret taken off the list revokes its tokens');
+    assert.notEqual(await onlyB.authenticate(fresh.key), null, 'new tokens use the first secret');
+    assert.equal(await make([A]).authenticate(fresh.key), null);
+
+    // Logout-all still finds tokens of every secret: the routing tag does not depend on it.
+    assert.equal(await rotated.expireAllTokens(ada), 2);
+    assert.equal(await rotated.authenticate(old.key), null);
+  });
+
+  it('logs out a token of an older secret by its key', async () => {
+    const prefix = uniquePrefix('rotate');
+    const old = (await new MultiTokenRepository<User>({ redis, keyPrefix: prefix, secret: A }).createToken(ada)).token;
+    const rotated = new MultiTokenRepository<User>({ redis, keyPrefix: prefix, secret: [B, A] });
+    assert.equal(await rotated.expireToken(old.key), true);
+    assert.equal(await rotated.authenticate(old.key), null);
+  });
+});
+
+describe('the index', () => {
+  it('holds only live ids after 10,000 create and expire cycles for one user', async () => {
+    const { tokens, prefix } = repository();
+    const keep = [];
+    for (let i = 0; i < 10_000; i++) {
+      const { token } = await tokens.createToken(ada);
+      if (i % 2000 === 0) keep.push(token.id);
+      else await tokens.expireToken(token);
+    }
+    const [indexKey] = (await keysUnder(prefix)).filter((k) => k.endsWith(':u:ada'));
+    assert.deepEqual((await redis.zRange(indexKey!, 0, -1)).sort(), keep.sort());
+    assert.equal((await keysUnder(prefix)).length, keep.length + 1);
+  });
+
+  it('drops the entries of expired tokens on the next write', async () => {
+    const { tokens, prefix } = repository();
+    await tokens.createToken(ada, { ttl: 0.1 });
+    await tokens.createToken(ada, { ttl: 0.1 });
+    await sleep(200);
+    const live = (await tokens.createToken(ada)).token;
+    const [indexKey] = (await keysUnder(prefix)).filter((k) => k.endsWith(':u:ada'));
+    assert.deepEqual(await redis.zRange(indexKey!, 0, -1), [live.id]);
+  });
+});

@@ -1,0 +1,154 @@
+// The repository over every kind of node-redis client it promises to take: node-redis 4.7,
+// 5 and 6, a client pool, a 3-master cluster, and a client with client-side caching.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { createClient, createClientPool, createCluster, type RedisClientType } from 'redis';
+import { createClient as createClient4 } from 'redis4';
+import { createClient as createClient5 } from 'redis5';
+import { MultiTokenRepository, type RedisClientLike } from '../src/index.js';
+import { callsOf } from './support/commands.js';
+import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
+import { startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+
+interface User {
+  id: string;
+}
+
+/** Issues, verifies, lists and revokes tokens for `count` users through `redis`. */
+async function exercise(redis: RedisClientLike, count = 2): Promise<void> {
+  const tokens = new MultiTokenRepository<User>({ redis, keyPrefix: uniquePrefix('client'), touchInterval: 0 });
+  const users = Array.from({ length: count }, (_, i) => ({ id: `user-${i}` }));
+  for (const user of users) {
+    const a = await tokens.createToken(user, { device: 'phone', scopes: ['read'], meta: { os: 'ios' } });
+    const b = await tokens.createToken(user, { device: 'laptop' });
+    const c = await tokens.createToken(user);
+    assert.equal(a.first, true);
+    assert.equal(b.first, false);
+
+    const found = await tokens.authenticate(a.token.key);
+    assert.deepEqual(found?.user, user);
+    assert.deepEqual(found?.token.scopes, ['read']);
+    assert.deepEqual(found?.token.meta, { os: 'ios' });
+    assert.deepEqual((await tokens.listTokens(user)).map((t) => t.id).sort(), [a.token.id, b.token.id, c.token.id].sort());
+
+    assert.equal(await tokens.expireToken(a.token.key), true);
+    assert.equal(await tokens.authenticate(a.token.key), null);
+    assert.equal(await tokens.expireOtherTokens(user, b.token), 1);
+    assert.equal(await tokens.authenticate(c.token.key), null);
+    assert.equal(await tokens.expireTokenById(user, b.token.id), true);
+    assert.equal((await tokens.createToken(user)).first, true);
+    assert.equal(await tokens.expireAllTokens(user), 1);
+    assert.deepEqual(await tokens.listTokens(user), []);
+  }
+}
+
+let server: RedisServer;
+
+before(async () => {
+  server = await useRedis();
+});
+
+after(async () => {
+  await server.stop();
+});
+
+describe('node-redis versions', () => {
+  it('works with a node-redis 4.7 client', async () => {
+    const client = createClient4({ url: server.url });
+    await client.connect();
+    try {
+      await exercise(client);
+    } finally {
+      await client.quit();
+    }
+  });
+
+  for (const RESP of [2, 3] as const) {
+    it(`works with a node-redis 5 client over RESP${RESP}`, async () => {
+      const client = createClient5({ url: server.url, RESP });
+      await client.connect();
+      try {
+        await exercise(client);
+      } finally {
+        client.destroy();
+      }
+    });
+  }
+
+  it('works with a node-redis 6 client pool', async () => {
+    const pool = createClientPool({ url: server.url }, { minimum: 2, maximum: 4 });
+    await pool.connect();
+    try {
+      await exercise(pool);
+    } finally {
+      pool.destroy();
+    }
+  });
+});
+
+describe('Redis Cluster', () => {
+  let cluster: RedisCluster;
+  before(async () => {
+    cluster = await startRedisCluster();
+  });
+  after(async () => {
+    await cluster.stop();
+  });
+
+  it('keeps each user on one slot and spreads users over every master', async () => {
+    const client = createCluster({ rootNodes: cluster.nodes.map((node) => ({ url: node.url })) });
+    await client.connect();
+    try {
+      // Keep some tokens so the spread over the masters can be seen afterwards.
+      const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('cluster') });
+      for (let i = 0; i < 30; i++) await tokens.createToken({ id: `spread-${i}` });
+      for (const node of cluster.nodes) {
+        const admin = createClient({ url: node.url });
+        await admin.connect();
+        assert.ok((await admin.dbSize()) > 0, `no user landed on the master at port ${node.port}`);
+        await admin.close();
+      }
+      await exercise(client, 12);
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('client-side caching', () => {
+  it('serves a repeated verification from the cache, and sees a revocation', async () => {
+    const own = await startRedisServer();
+    const admin: RedisClientType = createClient({ url: own.url });
+    await admin.connect();
+    const cached = createClient({ url: own.url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1000 } });
+    await cached.connect();
+    try {
+      const keyPrefix = uniquePrefix('cache');
+      const tokens = new MultiTokenRepository<User>({ redis: cached, keyPrefix });
+      const { token } = await tokens.createToken({ id: 'u1' });
+      const other = (await tokens.createToken({ id: 'u1' })).token;
+      assert.notEqual(await tokens.authenticate(token.key), null);
+
+      await admin.configResetStat();
+      for (let i = 0; i < 10; i++) assert.notEqual(await tokens.authenticate(token.key), null);
+      assert.equal(await callsOf(admin, 'hgetall'), 0, 'repeated verifications reached Redis');
+
+      // Revoked through another connection: Redis invalidates the cached record.
+      const elsewhere = new MultiTokenRepository<User>({ redis: admin, keyPrefix });
+      assert.equal(await elsewhere.expireToken(token.key), true);
+      let seen: unknown = {};
+      for (let i = 0; i < 50 && seen !== null; i++) {
+        seen = await tokens.authenticate(token.key);
+        if (seen !== null) await new Promise((resolve) => setImmediate(resolve));
+      }
+      assert.equal(seen, null, 'a revoked token still verified from the cache');
+      // Revoked through the caching connection itself: seen at once.
+      assert.equal(await tokens.expireToken(other.key), true);
+      assert.equal(await tokens.authenticate(other.key), null);
+    } finally {
+      cached.destroy();
+      await admin.close();
+      await own.stop();
+    }
+  });
+});

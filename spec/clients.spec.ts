@@ -2,13 +2,13 @@
 // 5 and 6, a client pool, a 3-master cluster, and a client with client-side caching.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient, createClientPool, createCluster, type RedisClientType } from 'redis';
+import { createClient, createClientPool, createCluster, createSentinel, type RedisClientType } from 'redis';
 import { createClient as createClient4 } from 'redis4';
 import { createClient as createClient5 } from 'redis5';
 import { MultiTokenRepository, type RedisClientLike } from '../src/index.js';
 import { callsOf } from './support/commands.js';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
-import { startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+import { startRedisSentinel, startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
 
 interface User {
   id: string;
@@ -97,6 +97,8 @@ describe('Redis Cluster', () => {
 
   it('keeps each user on one slot and spreads users over every master', async () => {
     const client = createCluster({ rootNodes: cluster.nodes.map((node) => ({ url: node.url })) });
+    const errors: unknown[] = [];
+    client.on('error', (err) => errors.push(err));
     await client.connect();
     try {
       // Keep some tokens so the spread over the masters can be seen afterwards.
@@ -111,6 +113,29 @@ describe('Redis Cluster', () => {
       await exercise(client, 12);
     } finally {
       await client.close();
+    }
+  });
+});
+
+describe('Redis Sentinel', () => {
+  it('works through a node-redis 6 sentinel client', async () => {
+    const master = await startRedisServer();
+    const sentinel = await startRedisSentinel(master);
+    const client = createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: sentinel.port }] });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      await exercise(client);
+      await new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('sentinel') }).createToken({ id: 'kept' });
+      const admin: RedisClientType = createClient({ url: master.url });
+      await admin.connect();
+      const size = await admin.dbSize();
+      admin.destroy();
+      assert.ok(size > 0, 'the tokens live on the master the sentinel named');
+    } finally {
+      await client.close();
+      await sentinel.stop();
+      await master.stop();
     }
   });
 });

@@ -2,7 +2,7 @@
 // persistence, killable and freezable for fault tests. With REDIS_URL set, `useRedis()` hands
 // out that server instead. Neither possible: a clear error, never a silent skip.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,13 +35,9 @@ function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, dir: string, extra: string[]): Promise<ChildProcess> {
+function launch(port: number, args: string[], ready: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
@@ -49,7 +45,7 @@ function launch(port: number, dir: string, extra: string[]): Promise<ChildProces
     }, START_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
+      if (output.includes(ready)) {
         clearTimeout(timer);
         child.stdout?.off('data', onData);
         child.stdout?.resume();
@@ -80,14 +76,31 @@ function exited(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a throwaway redis-server of the specs' own. */
-export async function startRedisServer(extra: string[] = []): Promise<RedisServer> {
+export function startRedisServer(extra: string[] = []): Promise<RedisServer> {
+  return startProcess(
+    (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra],
+    'Ready to accept connections',
+  );
+}
+
+/** Starts a throwaway Sentinel watching `master` under the name `mymaster`. */
+export function startRedisSentinel(master: RedisServer): Promise<RedisServer> {
+  return startProcess((port, dir) => {
+    const config = join(dir, 'sentinel.conf');
+    writeFileSync(config, `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\n`);
+    return [config, '--sentinel', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
+  }, '+monitor master mymaster');
+}
+
+async function startProcess(argsFor: (port: number, dir: string) => string[], ready: string): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'rmt-redis-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
     const port = await freePort();
+    const args = argsFor(port, dir);
     let child: ChildProcess;
     try {
-      child = await launch(port, dir, extra);
+      child = await launch(port, args, ready);
     } catch (err) {
       lastError = err;
       if (err instanceof Error && err.message.includes('not installed')) throw err;
@@ -106,7 +119,7 @@ export async function startRedisServer(extra: string[] = []): Promise<RedisServe
         await exited(current);
       },
       async restart() {
-        current = await launch(port, dir, extra);
+        current = await launch(port, args, ready);
       },
     };
     process.once('exit', () => {

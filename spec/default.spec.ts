@@ -19,7 +19,8 @@ describe('MultiToken, the default repository', () => {
     assert.equal(new RedisMultiTokenStrategy().repository, MultiToken);
   });
 
-  it('takes options from configure() before first use', async () => {
+  it('takes options from configure() before first use, the last call winning', async () => {
+    MultiToken.configure({ redis: 'redis://127.0.0.1:1', ttl: 5 });
     MultiToken.configure({ redis: server.url, keyPrefix: uniquePrefix('default'), tokenPrefix: 'acme', ttl: 60 });
     const { token } = await MultiToken.createToken({ id: '7' });
     assert.match(token.key, /^acme_/);

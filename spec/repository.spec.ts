@@ -245,6 +245,18 @@ describe('MultiTokenRepository', () => {
     await assert.rejects(tokens.authenticate(token.key), { code: 'ERR_MULTITOKEN_STORE' });
   });
 
+  it('refuses a REDIS_URL that is not a Redis URL, naming it', async () => {
+    const saved = process.env.REDIS_URL;
+    process.env.REDIS_URL = 'http://127.0.0.1:6379';
+    try {
+      const tokens = new MultiTokenRepository({ keyPrefix: uniquePrefix('env') });
+      await assert.rejects(tokens.createToken({ id: '1' }), /^TypeError: REDIS_URL/);
+    } finally {
+      if (saved === undefined) delete process.env.REDIS_URL;
+      else process.env.REDIS_URL = saved;
+    }
+  });
+
   it('leaves a client it was given open on close', async () => {
     const tokens = repository();
     await tokens.close();
@@ -272,6 +284,7 @@ describe('MultiTokenRepository', () => {
       ['secret', { secret: [] }],
       ['timeout', { timeout: 0 }],
       ['redis', { redis: { get() {} } }],
+      ['redis', { redis: 'localhost:6379' }],
       ['userId', { userId: 'id' }],
       ['findUser', { findUser: 3 }],
     ];

@@ -210,6 +210,14 @@ function readSecrets(value: unknown): (Buffer | null)[] {
   });
 }
 
+function isRedisUrl(value: string): boolean {
+  try {
+    return ['redis:', 'rediss:'].includes(new URL(value).protocol);
+  } catch {
+    return false;
+  }
+}
+
 function isClient(value: unknown): value is RedisClientLike {
   if (value === null || typeof value !== 'object') return false;
   const client = value as Record<string, unknown>;
@@ -245,8 +253,8 @@ function readSettings<User>(options: MultiTokenRepositoryOptions<User> | undefin
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
     throw new TypeError('timeout must be a positive number of milliseconds');
   }
-  if (o.redis !== undefined && typeof o.redis !== 'string' && !isClient(o.redis)) {
-    throw new TypeError('redis must be a node-redis client or a redis:// URL');
+  if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isClient(o.redis))) {
+    throw new TypeError('redis must be a node-redis client or a redis:// or rediss:// URL');
   }
   return {
     keys: keySpace(keyPrefix),
@@ -359,6 +367,7 @@ export class MultiTokenRepository<User = DefaultUser>
   private client: RedisClientLike | undefined;
   private ownedClient: OwnedClient | undefined;
   private opening: Promise<RedisClientLike> | undefined;
+  private used = false;
   private closed = false;
 
   constructor(options?: MultiTokenRepositoryOptions<User>) {
@@ -368,9 +377,9 @@ export class MultiTokenRepository<User = DefaultUser>
     if (typeof this.settings.redis === 'object') this.client = this.settings.redis;
   }
 
-  /** Whether this repository has made or opened a connection yet. */
+  /** Whether this repository has served a call yet. */
   protected get started(): boolean {
-    return this.client !== undefined || this.opening !== undefined;
+    return this.used;
   }
 
   /** Replaces the options; only for a repository that has not started. */
@@ -381,6 +390,7 @@ export class MultiTokenRepository<User = DefaultUser>
   }
 
   private connection(): Promise<RedisClientLike> {
+    this.used = true;
     if (this.closed) {
       return Promise.reject(new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The token repository is closed'));
     }
@@ -393,12 +403,16 @@ export class MultiTokenRepository<User = DefaultUser>
     const url = typeof this.settings.redis === 'string'
       ? this.settings.redis
       : process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+    if (!isRedisUrl(url)) {
+      throw new TypeError(`${typeof this.settings.redis === 'string' ? 'redis' : 'REDIS_URL'} must be a redis:// or rediss:// URL`);
+    }
     let createClient: (options: { url: string }) => unknown;
     try {
       ({ createClient } = await import('redis'));
     } catch (err) {
       throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The redis package is not installed', { cause: err });
     }
+    if (this.closed) throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The token repository is closed');
     const client = createClient({ url }) as OwnedClient;
     // node-redis reports every failed reconnect as an 'error' event, and an unheard 'error'
     // would end the process. The calls that fail report it instead.

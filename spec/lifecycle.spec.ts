@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import express from 'express';
 import passport from 'passport';
 import { createClient, type RedisClientType } from 'redis';
@@ -13,7 +13,8 @@ import {
 } from '../src/index.js';
 import { callsOf } from './support/commands.js';
 import { call, listen } from './support/http.js';
-import { startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+import { startRedisServer, uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
   id: string;
@@ -22,30 +23,13 @@ interface User {
 const ada: User = { id: 'ada' };
 const grace: User = { id: 'grace' };
 
-let server: RedisServer;
-let redis: RedisClientType;
-
-before(async () => {
-  server = await useRedis();
-  redis = createClient({ url: server.url });
-  await redis.connect();
-});
-
-after(async () => {
-  await redis.close();
-  await server.stop();
-});
+const shared = sharedRedis();
 
 function repository(options: MultiTokenRepositoryOptions<User> = {}): { tokens: MultiTokenRepository<User>; prefix: string } {
   const prefix = uniquePrefix('life');
-  return { tokens: new MultiTokenRepository<User>({ redis, keyPrefix: prefix, ...options }), prefix };
+  return { tokens: new MultiTokenRepository<User>({ redis: shared.client, keyPrefix: prefix, ...options }), prefix };
 }
 
-async function keysUnder(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const batch of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) keys.push(...batch);
-  return keys;
-}
 
 function recorder(tokens: MultiTokenRepository<User>): { created: TokenCreatedEvent[]; expired: TokenExpiredEvent[] } {
   const seen = { created: [] as TokenCreatedEvent[], expired: [] as TokenExpiredEvent[] };
@@ -183,10 +167,10 @@ describe('expiry', () => {
     assert.equal(usual.expiresAt!.getTime() - usual.createdAt.getTime(), 3600 * 1000);
     assert.equal(short.expiresAt!.getTime() - short.createdAt.getTime(), 300);
     assert.equal(forever.expiresAt, null);
-    const [foreverKey] = (await keysUnder(prefix)).filter((k) => k.endsWith(`:t:${forever.id}`));
-    assert.equal(await redis.pTTL(foreverKey!), -1, 'a token without ttl has no Redis expiry');
-    const [usualKey] = (await keysUnder(prefix)).filter((k) => k.endsWith(`:t:${usual.id}`));
-    assert.ok((await redis.pTTL(usualKey!)) > 3500 * 1000);
+    const [foreverKey] = (await shared.keysUnder(prefix)).filter((k) => k.endsWith(`:t:${forever.id}`));
+    assert.equal(await shared.client.pTTL(foreverKey!), -1, 'a token without ttl has no Redis expiry');
+    const [usualKey] = (await shared.keysUnder(prefix)).filter((k) => k.endsWith(`:t:${usual.id}`));
+    assert.ok((await shared.client.pTTL(usualKey!)) > 3500 * 1000);
 
     await sleep(400);
     assert.equal(await tokens.authenticate(short.key), null);
@@ -209,7 +193,7 @@ describe('expiry', () => {
       assert.notEqual(await tokens.authenticate(busy.key), null, 'a token in use stays alive past idleTimeout');
     }
     assert.equal(await tokens.authenticate(idle.key), null);
-    const left = await keysUnder(prefix);
+    const left = await shared.keysUnder(prefix);
     assert.equal(left.some((k) => k.endsWith(`:t:${idle.id}`) || k.endsWith(':u:ada')), false, `left: ${left.join(', ')}`);
     assert.ok(left.some((k) => k.endsWith(`:t:${busy.id}`)));
   });
@@ -296,7 +280,7 @@ describe('secret rotation', () => {
 
   it('keeps tokens of an older secret working while it is listed, and revokes them when it is not', async () => {
     const prefix = uniquePrefix('rotate');
-    const make = (secret: string | string[]): MultiTokenRepository<User> => new MultiTokenRepository<User>({ redis, keyPrefix: prefix, secret });
+    const make = (secret: string | string[]): MultiTokenRepository<User> => new MultiTokenRepository<User>({ redis: shared.client, keyPrefix: prefix, secret });
 
     const old = (await make(A).createToken(ada)).token;
     const rotated = make([B, A]);
@@ -316,8 +300,8 @@ describe('secret rotation', () => {
 
   it('logs out a token of an older secret by its key', async () => {
     const prefix = uniquePrefix('rotate');
-    const old = (await new MultiTokenRepository<User>({ redis, keyPrefix: prefix, secret: A }).createToken(ada)).token;
-    const rotated = new MultiTokenRepository<User>({ redis, keyPrefix: prefix, secret: [B, A] });
+    const old = (await new MultiTokenRepository<User>({ redis: shared.client, keyPrefix: prefix, secret: A }).createToken(ada)).token;
+    const rotated = new MultiTokenRepository<User>({ redis: shared.client, keyPrefix: prefix, secret: [B, A] });
     assert.equal(await rotated.expireToken(old.key), true);
     assert.equal(await rotated.authenticate(old.key), null);
   });
@@ -332,9 +316,9 @@ describe('the index', () => {
       if (i % 2000 === 0) keep.push(token.id);
       else await tokens.expireToken(token);
     }
-    const [indexKey] = (await keysUnder(prefix)).filter((k) => k.endsWith(':u:ada'));
-    assert.deepEqual((await redis.zRange(indexKey!, 0, -1)).sort(), keep.sort());
-    assert.equal((await keysUnder(prefix)).length, keep.length + 1);
+    const [indexKey] = (await shared.keysUnder(prefix)).filter((k) => k.endsWith(':u:ada'));
+    assert.deepEqual((await shared.client.zRange(indexKey!, 0, -1)).sort(), keep.sort());
+    assert.equal((await shared.keysUnder(prefix)).length, keep.length + 1);
   });
 
   it('drops the entries of expired tokens on the next write', async () => {
@@ -343,7 +327,7 @@ describe('the index', () => {
     await tokens.createToken(ada, { ttl: 0.1 });
     await sleep(200);
     const live = (await tokens.createToken(ada)).token;
-    const [indexKey] = (await keysUnder(prefix)).filter((k) => k.endsWith(':u:ada'));
-    assert.deepEqual(await redis.zRange(indexKey!, 0, -1), [live.id]);
+    const [indexKey] = (await shared.keysUnder(prefix)).filter((k) => k.endsWith(':u:ada'));
+    assert.deepEqual(await shared.client.zRange(indexKey!, 0, -1), [live.id]);
   });
 });

@@ -1,8 +1,9 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createClient, RESP_TYPES, type RedisClientType } from 'redis';
+import { describe, it } from 'node:test';
+import { createClient, RESP_TYPES } from 'redis';
 import { MultiTokenError, MultiTokenRepository, type TokenExpiredEvent } from '../src/index.js';
-import { useRedis, uniquePrefix, type RedisServer } from './support/redis-server.js';
+import { uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
   id: string;
@@ -16,34 +17,17 @@ const users = new Map<string, User>([
 const ada = users.get('1')!;
 const grace = users.get('2')!;
 
-let server: RedisServer;
-let redis: RedisClientType;
-
-before(async () => {
-  server = await useRedis();
-  redis = createClient({ url: server.url });
-  await redis.connect();
-});
-
-after(async () => {
-  await redis.close();
-  await server.stop();
-});
+const shared = sharedRedis();
 
 function repository(options: Partial<ConstructorParameters<typeof MultiTokenRepository<User>>[0]> = {}): MultiTokenRepository<User> {
   return new MultiTokenRepository<User>({
-    redis,
+    redis: shared.client,
     keyPrefix: uniquePrefix('repo'),
     findUser: (id) => users.get(id) ?? null,
     ...options,
   });
 }
 
-async function keysUnder(prefix: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const batch of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 1000 })) keys.push(...batch);
-  return keys;
-}
 
 describe('MultiTokenRepository', () => {
   it('issues a token that authenticates as its user', async () => {
@@ -142,13 +126,13 @@ describe('MultiTokenRepository', () => {
     for (let i = 0; i < 5; i++) issued.push((await tokens.createToken(i % 2 ? ada : grace, { device: `device ${i}`, meta: { os: 'linux' } })).token);
 
     const stored: string[] = [];
-    const keys = await keysUnder(keyPrefix);
+    const keys = await shared.keysUnder(keyPrefix);
     assert.ok(keys.length >= 7, 'the records and the indexes are there');
     for (const key of keys) {
       stored.push(key);
-      const type = await redis.type(key);
-      if (type === 'hash') stored.push(...Object.entries(await redis.hGetAll(key)).flat());
-      else if (type === 'zset') stored.push(...(await redis.zRange(key, 0, -1)));
+      const type = await shared.client.type(key);
+      if (type === 'hash') stored.push(...Object.entries(await shared.client.hGetAll(key)).flat());
+      else if (type === 'zset') stored.push(...(await shared.client.zRange(key, 0, -1)));
       else assert.fail(`unexpected ${type} at rest`);
     }
     const everything = stored.join('\n');
@@ -187,7 +171,7 @@ describe('MultiTokenRepository', () => {
   it('falls back to EVAL when the server has lost its scripts', async () => {
     const tokens = repository();
     const { token } = await tokens.createToken(ada);
-    await redis.scriptFlush();
+    await shared.client.scriptFlush();
     assert.equal((await tokens.createToken(ada)).first, false);
     assert.equal(await tokens.expireToken(token.key), true);
   });
@@ -195,8 +179,8 @@ describe('MultiTokenRepository', () => {
   it('reports a record it cannot read as ERR_MULTITOKEN_REPLY', async () => {
     const tokens = repository();
     const { token } = await tokens.createToken(ada);
-    const [recordKey] = (await keysUnder('spec:')).filter((key) => key.endsWith(`:t:${token.id}`));
-    await redis.hSet(recordKey!, 'c', 'not a time');
+    const [recordKey] = (await shared.keysUnder('spec:')).filter((key) => key.endsWith(`:t:${token.id}`));
+    await shared.client.hSet(recordKey!, 'c', 'not a time');
     await assert.rejects(tokens.authenticate(token.key), (err: unknown) => {
       assert.ok(err instanceof MultiTokenError);
       assert.equal(err.code, 'ERR_MULTITOKEN_REPLY');
@@ -206,12 +190,12 @@ describe('MultiTokenRepository', () => {
   });
 
   for (const [label, connect] of [
-    ['RESP2', () => createClient({ url: server.url, RESP: 2 })],
-    ['RESP3', () => createClient({ url: server.url, RESP: 3 })],
+    ['RESP2', () => createClient({ url: shared.server.url, RESP: 2 })],
+    ['RESP3', () => createClient({ url: shared.server.url, RESP: 3 })],
     ['RESP3 with Map and Buffer type mapping', () =>
-      createClient({ url: server.url, RESP: 3 }).withTypeMapping({ [RESP_TYPES.MAP]: Map, [RESP_TYPES.BLOB_STRING]: Buffer })],
+      createClient({ url: shared.server.url, RESP: 3 }).withTypeMapping({ [RESP_TYPES.MAP]: Map, [RESP_TYPES.BLOB_STRING]: Buffer })],
     ['RESP2 with Buffer type mapping', () =>
-      createClient({ url: server.url, RESP: 2 }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })],
+      createClient({ url: shared.server.url, RESP: 2 }).withTypeMapping({ [RESP_TYPES.BLOB_STRING]: Buffer })],
   ] as const) {
     it(`works over a ${label} client`, async () => {
       const client = connect();
@@ -238,7 +222,7 @@ describe('MultiTokenRepository', () => {
   }
 
   it('opens a connection from a URL and closes it', async () => {
-    const tokens = new MultiTokenRepository({ redis: server.url, keyPrefix: uniquePrefix('url') });
+    const tokens = new MultiTokenRepository({ redis: shared.server.url, keyPrefix: uniquePrefix('url') });
     const { token } = await tokens.createToken({ id: 'u1' });
     assert.deepEqual((await tokens.authenticate(token.key))?.user, { id: 'u1' });
     await tokens.close();
@@ -260,7 +244,7 @@ describe('MultiTokenRepository', () => {
   it('leaves a client it was given open on close', async () => {
     const tokens = repository();
     await tokens.close();
-    assert.equal(redis.isOpen, true);
+    assert.equal(shared.client.isOpen, true);
   });
 
   it('throws a TypeError for a user without an id', async () => {

@@ -1,0 +1,96 @@
+// A runnable demo: an Express 5 API with password login, per-device tokens, a device list and
+// the three kinds of logout. `npm run demo` starts it on REDIS_URL, or on a throwaway
+// redis-server when REDIS_URL is not set.
+import express, { type NextFunction, type Request, type Response } from 'express';
+import passport from 'passport';
+import type { AddressInfo } from 'node:net';
+import { MultiToken, MultiTokenStoreError, RedisMultiTokenStrategy } from '../src/index.js';
+import { startRedisServer } from '../spec/support/redis-server.js';
+
+interface DemoUser {
+  id: string;
+  name: string;
+}
+
+// Demo accounts; a real app checks a password hash from its own database.
+const accounts = new Map<string, { user: DemoUser; password: string }>([
+  ['ada', { user: { id: '1', name: 'ada' }, password: 'lovelace' }],
+  ['grace', { user: { id: '2', name: 'grace' }, password: 'hopper' }],
+]);
+const byId = new Map([...accounts.values()].map(({ user }) => [user.id, user]));
+
+async function main(): Promise<void> {
+  let redisUrl = process.env.REDIS_URL;
+  let stopRedis = async (): Promise<void> => {};
+  if (redisUrl === undefined || redisUrl === '') {
+    const server = await startRedisServer();
+    redisUrl = server.url;
+    stopRedis = () => server.stop();
+    console.log(`started a throwaway redis-server at ${redisUrl}`);
+  }
+
+  MultiToken.configure({ redis: redisUrl, findUser: (id) => byId.get(id) ?? null, maxTokensPerUser: 5 });
+  MultiToken.on('created', ({ userId, id, device }) => console.log(`login  user=${userId} token=${id} device=${device ?? '-'}`));
+  MultiToken.on('expired', ({ reason, userId, ids }) => console.log(`${reason} user=${userId ?? '?'} tokens=${ids.join(',')}`));
+  passport.use(new RedisMultiTokenStrategy());
+  const authenticated = passport.authenticate('redis-multi-token') as express.RequestHandler;
+
+  const app = express();
+  app.use(express.json());
+
+  app.post('/login', async (req: Request, res: Response) => {
+    const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
+    const account = typeof username === 'string' ? accounts.get(username) : undefined;
+    if (account === undefined || account.password !== password) {
+      res.status(401).json({ error: 'wrong username or password' });
+      return;
+    }
+    const { token, first } = await MultiToken.createToken(account.user, { device: req.get('user-agent') ?? null });
+    res.json({ token: token.key, id: token.id, firstDevice: first });
+  });
+  app.get('/me', authenticated, (req, res) => {
+    res.json({ user: req.user, token: req.authInfo });
+  });
+  app.get('/devices', authenticated, async (req, res) => {
+    res.json(await MultiToken.listTokens(req.user, { current: req.authInfo }));
+  });
+  app.delete('/devices/:id', authenticated, async (req, res) => {
+    res.sendStatus((await MultiToken.expireTokenById(req.user, String(req.params.id))) ? 204 : 404);
+  });
+  app.post('/logout', authenticated, async (req, res) => {
+    await MultiToken.expireToken(req.authInfo);
+    res.sendStatus(204);
+  });
+  app.post('/logout-others', authenticated, async (req, res) => {
+    res.json({ removed: await MultiToken.expireOtherTokens(req.user, req.authInfo) });
+  });
+  app.post('/logout-all', authenticated, async (req, res) => {
+    res.json({ removed: await MultiToken.expireAllTokens(req.user) });
+  });
+  app.use((err: Error, _req: Request, res: Response, _next: NextFunction) => {
+    res.status(err instanceof MultiTokenStoreError ? err.statusCode : 500).json({ error: err.name });
+  });
+
+  const port = Number(process.env.PORT ?? 3000);
+  const server = app.listen(port, '127.0.0.1', () => {
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    console.log(`demo listening on ${base}
+try:
+  curl -s -X POST ${base}/login -H 'content-type: application/json' -d '{"username":"ada","password":"lovelace"}'
+  curl -s ${base}/me -H "authorization: Bearer <token>"
+  curl -s ${base}/devices -H "authorization: Bearer <token>"
+  curl -s -X POST ${base}/logout -H "authorization: Bearer <token>"`);
+  });
+
+  const shutdown = (): void => {
+    server.close();
+    void MultiToken.close().finally(() => void stopRedis());
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

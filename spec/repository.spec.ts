@@ -115,6 +115,21 @@ describe('MultiTokenRepository', () => {
     const ghost = { id: 'ghost', name: 'gone' };
     const { token } = await tokens.createToken(ghost);
     assert.equal(await tokens.authenticate(token.key), null);
+    const refusing = repository({ findUser: () => false as unknown as null });
+    assert.equal(await refusing.authenticate((await refusing.createToken(ada)).token.key), null);
+  });
+
+  it('does not count a token whose record vanished outside the package', async () => {
+    const tokens = repository({ maxTokensPerUser: 2, ttl: null });
+    const expired: TokenExpiredEvent[] = [];
+    tokens.on('expired', (event) => expired.push(event));
+    const a = (await tokens.createToken(ada)).token;
+    const b = (await tokens.createToken(ada)).token;
+    for (const key of await shared.keysUnder('spec:')) {
+      if (key.endsWith(`:t:${a.id}`) || key.endsWith(`:t:${b.id}`)) await shared.client.del(key);
+    }
+    assert.equal((await tokens.createToken(ada)).first, true);
+    assert.deepEqual(expired, [], 'a vanished token is not reported as evicted');
   });
 
   it('stores nothing from which a token could be rebuilt', async () => {
@@ -260,6 +275,8 @@ describe('MultiTokenRepository', () => {
       ['tokenPrefix', { tokenPrefix: 'has_underscore' }],
       ['ttl', { ttl: -1 }],
       ['ttl', { ttl: 'long' }],
+      ['ttl', { ttl: 1e13 }],
+      ['idleTimeout', { idleTimeout: 1e13 }],
       ['idleTimeout', { idleTimeout: 0 }],
       ['touchInterval', { touchInterval: -5 }],
       ['touchInterval', { idleTimeout: 30, touchInterval: 60 }],
@@ -286,6 +303,7 @@ describe('MultiTokenRepository', () => {
     await assert.rejects(tokens.createToken(ada, { device: 'a\nb' }), /device/);
     await assert.rejects(tokens.createToken(ada, { scopes: ['has space'] }), /scopes/);
     await assert.rejects(tokens.createToken(ada, { meta: { k: 1 as unknown as string } }), /meta/);
+    await assert.rejects(tokens.createToken(ada, { meta: JSON.parse('{"__proto__": "x"}') as Record<string, string> }), /^TypeError: meta/);
     await assert.rejects(tokens.createToken(ada, { ttl: 0 }), /ttl/);
     await assert.rejects(tokens.expireToken(undefined), /expireToken/);
   });

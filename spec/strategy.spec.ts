@@ -29,6 +29,7 @@ let server: RedisServer;
 let app: RunningApp;
 let redis: RedisClientType;
 let scoped: MultiTokenRepository<User>;
+const routeOptions: { scope: string; session?: boolean } = { scope: 'read' };
 
 function errorHandler(err: Error & { statusCode?: number }, _req: Request, res: Response, _next: NextFunction): void {
   res.status(err.statusCode ?? 500).json({ code: (err as { code?: string }).code });
@@ -57,6 +58,15 @@ before(async () => {
       req.headers['x-block'] === 'yes' ? false : user,
     ),
   );
+  passport.use(
+    'verified-plain',
+    new RedisMultiTokenStrategy({ repository: scoped }, (user: User) => (user.name === 'linus' ? false : user)),
+  );
+  passport.use(
+    'verified-forgetful',
+    // Names `done` but never calls it: the request must still get an answer.
+    new RedisMultiTokenStrategy({ repository: scoped }, async (_user: User, _token: TokenInfo, _done) => {}),
+  );
 
   const web = express();
   web.use(express.json());
@@ -84,6 +94,9 @@ before(async () => {
   web.get('/scoped/admin', passport.authenticate('scoped', { scope: ['admin', 'write'] }), (req, res) => res.json(req.authInfo));
   web.get('/verified', passport.authenticate('verified'), (req, res) => res.json(req.user));
   web.get('/verified-async', passport.authenticate('verified-async'), (req, res) => res.json(req.user));
+  web.get('/verified-plain', passport.authenticate('verified-plain'), (req, res) => res.json(req.user));
+  web.get('/verified-forgetful', passport.authenticate('verified-forgetful'), (req, res) => res.json(req.user));
+  web.get('/route-options', passport.authenticate('redis-multi-token', routeOptions), (req, res) => res.json(req.user));
   web.use(errorHandler);
   app = await listen(web);
 });
@@ -197,6 +210,17 @@ describe('RFC 6750 edge', () => {
     assert.equal(notAsked.challenge, 'Bearer realm="Users"');
   });
 
+  it('takes a body token only from a form-encoded body of a request that has one', async () => {
+    const { token } = await login('1');
+    const json = await call(`${app.url}/anywhere`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ access_token: token }),
+    });
+    assert.equal(json.status, 401);
+    assert.equal(json.challenge, 'Bearer realm="Users"');
+  });
+
   it('answers an unknown, revoked or user-less token with 401 invalid_token', async () => {
     const { token } = await login('1');
     await MultiToken.expireToken(token);
@@ -238,6 +262,26 @@ describe('RFC 6750 edge', () => {
     const refused = await call(`${app.url}/verified`, { token: linus });
     assert.equal(refused.status, 401);
     assert.equal(refused.challenge, 'Bearer realm="Users", error="invalid_token"');
+  });
+
+  it('lets a verify answer by returning the user or false', async () => {
+    const ada = (await scoped.createToken(users.get('1')!)).token.key;
+    const linus = (await scoped.createToken(users.get('3')!)).token.key;
+    assert.equal((await call(`${app.url}/verified-plain`, { token: ada })).status, 200);
+    assert.equal((await call(`${app.url}/verified-plain`, { token: linus })).status, 401);
+  });
+
+  it('refuses, rather than hangs, when a callback verify settles without calling done', async () => {
+    const ada = (await scoped.createToken(users.get('1')!)).token.key;
+    const res = await call(`${app.url}/verified-forgetful`, { token: ada });
+    assert.equal(res.status, 401);
+    assert.equal(res.challenge, 'Bearer realm="Users", error="invalid_token"');
+  });
+
+  it('leaves the route\'s options object as it found it', async () => {
+    const reader = (await MultiToken.createToken({ id: '1' }, { scopes: ['read'] })).token.key;
+    assert.equal((await call(`${app.url}/route-options`, { token: reader })).status, 200);
+    assert.deepEqual(routeOptions, { scope: 'read' });
   });
 
   it('lets an async verify with passReqToCallback see the request', async () => {
@@ -287,6 +331,7 @@ describe('the strategy constructor', () => {
       ['repository', { repository: {} }],
       ['name', { name: '' }],
       ['realm', { realm: 'a\r\nb' }],
+      ['realm', { realm: 'usuários' }],
       ['tokenFrom', { tokenFrom: ['cookie'] }],
       ['tokenFrom', { tokenFrom: [] }],
       ['scope', { scope: 'a b' }],

@@ -24,6 +24,7 @@ export interface RedisClientLike {
  * a Set insert and delete. A call may run over its deadline by at most one tick.
  */
 export class CallDeadline {
+  // Monotonic times, so a step of the wall clock neither fires nor holds back a deadline.
   private readonly pending = new Set<{ due: number; reject: (err: Error) => void }>();
   private timer: NodeJS.Timeout | undefined;
   private readonly ms: number;
@@ -34,8 +35,16 @@ export class CallDeadline {
     this.tick = Math.max(5, Math.min(100, Math.ceil(ms / 8)));
   }
 
-  /** Settles as `call` does, or rejects with `ERR_MULTITOKEN_TIMEOUT` once the deadline passes. */
-  guard<T>(call: () => Promise<T>, command: string): Promise<T> {
+  /** The deadline of a call that starts now, on the monotonic clock. */
+  start(): number {
+    return performance.now() + this.ms;
+  }
+
+  /**
+   * Settles as `call` does, or rejects with `ERR_MULTITOKEN_TIMEOUT` once `due` (by default a
+   * full `timeout` from now) passes.
+   */
+  guard<T>(call: () => Promise<T>, command: string, due: number = this.start()): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       let running: Promise<T>;
       try {
@@ -44,10 +53,7 @@ export class CallDeadline {
         reject(storeError(err, command));
         return;
       }
-      const entry = {
-        due: Date.now() + this.ms,
-        reject: (err: Error) => reject(err),
-      };
+      const entry = { due, reject };
       this.pending.add(entry);
       if (this.timer === undefined) {
         this.timer = setInterval(() => this.expire(), this.tick);
@@ -67,7 +73,7 @@ export class CallDeadline {
   }
 
   private expire(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const entry of this.pending) {
       if (entry.due <= now) {
         this.pending.delete(entry);
@@ -159,10 +165,12 @@ export async function runScript(
   script: LuaScript,
   options: RedisScriptOptions,
 ): Promise<unknown> {
+  // The EVAL fallback shares the deadline of the EVALSHA it replaces: one timeout per call.
+  const due = deadline.start();
   try {
-    return await deadline.guard(() => client.evalSha(script.sha1, options), `EVALSHA ${script.name}`);
+    return await deadline.guard(() => client.evalSha(script.sha1, options), `EVALSHA ${script.name}`, due);
   } catch (err) {
     if (!(err instanceof MultiTokenStoreError) || !isNoScript(err.cause)) throw err;
   }
-  return deadline.guard(() => client.eval(script.source, options), `EVAL ${script.name}`);
+  return deadline.guard(() => client.eval(script.source, options), `EVAL ${script.name}`, due);
 }

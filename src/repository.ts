@@ -19,6 +19,7 @@ import {
   TOUCH_TOKEN,
   type LuaScript,
 } from './scripts.js';
+import { readScopes } from './scope.js';
 import { generateToken, isValidTokenPrefix, parseToken, routingTag, tokenId } from './token.js';
 
 /** The user type of the default `findUser`: an object with the id only. */
@@ -39,7 +40,7 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
   tokenPrefix?: string;
   /** The id of a user, as a non-empty string. Default: `String(user.id)`. */
   userId?: (user: User) => string | number;
-  /** The user of an id, or null when the user is gone. Default: `(id) => ({ id })`. */
+  /** The user of an id, or null (or undefined, or false) when the user is gone. Default: `(id) => ({ id })`. */
   findUser?: (id: string) => User | null | undefined | Promise<User | null | undefined>;
   /** Absolute lifetime of a token in seconds; `null` for none. Default 14 days (1209600). */
   ttl?: number | null;
@@ -129,8 +130,8 @@ export interface TokenCreatedEvent {
 /** Payload of the `expired` event. */
 export interface TokenExpiredEvent {
   reason: ExpireReason;
-  /** The owner, or null when a token was expired by key and its owner is not known. */
-  userId: string | null;
+  /** The owner of the tokens. */
+  userId: string;
   ids: string[];
 }
 
@@ -155,14 +156,14 @@ export interface TokenAuthenticator<User> {
 }
 
 const DAY = 86400;
+// Keeps every stored time a safe integer of milliseconds, far below the no-expiry index score.
+const MAX_SECONDS = 100 * 365 * DAY;
 const DEVICE_MAX = 256;
 const META_ENTRIES_MAX = 16;
 const META_KEY_MAX = 64;
 const META_VALUE_MAX = 256;
 const SECRET_MIN_BYTES = 16;
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
-// RFC 6749 §3.3 scope-token: %x21 / %x23-5B / %x5D-7E.
-const SCOPE_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\x00-\x1F\x7F]/;
 
@@ -191,8 +192,8 @@ interface OwnedClient extends RedisClientLike {
 
 function positiveSeconds(name: string, value: unknown, allowNull: boolean): number | null {
   if (value === null && allowNull) return null;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw new TypeError(`${name} must be a positive number of seconds${allowNull ? ' or null' : ''}`);
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SECONDS) {
+    throw new TypeError(`${name} must be a positive number of seconds up to 100 years${allowNull ? ', or null' : ''}`);
   }
   return Math.round(value * 1000);
 }
@@ -279,17 +280,6 @@ function readDevice(value: unknown): string | null {
   return device === '' ? null : device;
 }
 
-function readScopes(value: unknown): string[] {
-  if (value === undefined) return ['*'];
-  if (!Array.isArray(value) || value.length === 0) throw new TypeError('scopes must be a non-empty array of strings');
-  for (const scope of value) {
-    if (typeof scope !== 'string' || !SCOPE_PATTERN.test(scope)) {
-      throw new TypeError('scopes must hold RFC 6749 scope tokens (printable ASCII, no space, quote or backslash)');
-    }
-  }
-  return [...new Set(value as string[])];
-}
-
 function readMeta(value: unknown): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('meta must be an object of strings');
@@ -297,6 +287,7 @@ function readMeta(value: unknown): Record<string, string> {
   if (entries.length > META_ENTRIES_MAX) throw new TypeError(`meta holds at most ${META_ENTRIES_MAX} entries`);
   const meta: Record<string, string> = {};
   for (const [key, item] of entries) {
+    if (key === '__proto__') throw new TypeError('meta must not have a __proto__ key');
     if (key.length > META_KEY_MAX || typeof item !== 'string' || item.length > META_VALUE_MAX) {
       throw new TypeError(`meta keys are at most ${META_KEY_MAX} and values at most ${META_VALUE_MAX} characters, all strings`);
     }
@@ -367,7 +358,8 @@ export class MultiTokenRepository<User = DefaultUser>
   private client: RedisClientLike | undefined;
   private ownedClient: OwnedClient | undefined;
   private opening: Promise<RedisClientLike> | undefined;
-  private used = false;
+  /** Whether this repository has served a call yet; options are fixed from then on. */
+  protected started = false;
   private closed = false;
 
   constructor(options?: MultiTokenRepositoryOptions<User>) {
@@ -377,20 +369,15 @@ export class MultiTokenRepository<User = DefaultUser>
     if (typeof this.settings.redis === 'object') this.client = this.settings.redis;
   }
 
-  /** Whether this repository has served a call yet. */
-  protected get started(): boolean {
-    return this.used;
-  }
-
   /** Replaces the options; only for a repository that has not started. */
   protected reconfigure(options: MultiTokenRepositoryOptions<User> | undefined): void {
     this.settings = readSettings(options);
     this.deadline = new CallDeadline(this.settings.timeout);
-    if (typeof this.settings.redis === 'object') this.client = this.settings.redis;
+    this.client = typeof this.settings.redis === 'object' ? this.settings.redis : undefined;
   }
 
   private connection(): Promise<RedisClientLike> {
-    this.used = true;
+    this.started = true;
     if (this.closed) {
       return Promise.reject(new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The token repository is closed'));
     }
@@ -460,7 +447,7 @@ export class MultiTokenRepository<User = DefaultUser>
   async createToken(user: User, options: CreateTokenOptions = {}): Promise<{ token: IssuedToken<User>; first: boolean }> {
     const { userId, tag } = this.tagOf(user);
     const device = readDevice(options.device);
-    const scopes = readScopes(options.scopes);
+    const scopes = options.scopes === undefined ? ['*'] : readScopes('scopes', options.scopes);
     const meta = readMeta(options.meta);
     const ttlMs = options.ttl === undefined ? this.settings.ttlMs : positiveSeconds('ttl', options.ttl, true);
     const { keys, secrets, maxTokens, tokenPrefix } = this.settings;
@@ -527,7 +514,7 @@ export class MultiTokenRepository<User = DefaultUser>
       if (token.expiresAt !== null && token.expiresAt.getTime() <= now) return null;
       if (idleMs !== null && lastUsed + idleMs <= now) return null;
       const user = await this.settings.findUser(token.userId);
-      if (user === null || user === undefined) return null;
+      if (user === null || user === undefined || (user as unknown) === false) return null;
       if (now - lastUsed >= touchMs) {
         const wrote = await runScript(client, this.deadline, TOUCH_TOKEN, {
           keys: [tokenKey, keys.indexKey(parsed.tag, token.userId)],
@@ -598,10 +585,10 @@ export class MultiTokenRepository<User = DefaultUser>
     );
     const removed = normaliseStrings(reply, 'EVALSHA expire');
     if (removed.length === 0) return false;
-    const position = Number(removed[0]);
-    const id = ids[position - 1];
-    if (removed.length !== 2 || id === undefined) throw badReply('EVALSHA expire');
-    this.emit('expired', { reason, userId: removed[1] ?? null, ids: [id] });
+    const [position, owner] = removed;
+    const id = ids[Number(position) - 1];
+    if (removed.length !== 2 || id === undefined || owner === undefined) throw badReply('EVALSHA expire');
+    this.emit('expired', { reason, userId: owner, ids: [id] });
     return true;
   }
 

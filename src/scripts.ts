@@ -45,22 +45,32 @@ function lua(name: string, body: string): LuaScript {
 
 /**
  * Stores a new token and indexes it; prunes dead entries; evicts the entries closest to their
- * end of life when the user is at the cap.
+ * end of life when the user is at the cap. Index entries whose record vanished outside these
+ * scripts (maxmemory eviction, a manual DEL) are dropped when met at the front, so they
+ * neither make `first` false nor get reported as evicted.
  * KEYS: index, token. ARGV: now, id, token key prefix, score, cap (0 = none), field, value, ...
  * Returns: { first (1 or 0), evicted id, ... }.
  */
 export const CREATE_TOKEN: LuaScript = lua('create', `
 local now = tonumber(ARGV[1])
 tidy_index(KEYS[1], now)
-local count = redis.call('ZCARD', KEYS[1])
-local reply = { count == 0 and 1 or 0 }
+local first = 1
+while true do
+  local head = redis.call('ZRANGE', KEYS[1], 0, 0)
+  if #head == 0 then break end
+  if redis.call('EXISTS', ARGV[3] .. head[1]) == 1 then
+    first = 0
+    break
+  end
+  redis.call('ZREM', KEYS[1], head[1])
+end
+local reply = { first }
 local cap = tonumber(ARGV[5])
-if cap > 0 and count >= cap then
-  local over = count - cap + 1
+local over = redis.call('ZCARD', KEYS[1]) - cap + 1
+if cap > 0 and over > 0 then
   local ids = redis.call('ZRANGE', KEYS[1], 0, over - 1)
   for i = 1, #ids do
-    redis.call('DEL', ARGV[3] .. ids[i])
-    reply[#reply + 1] = ids[i]
+    if redis.call('DEL', ARGV[3] .. ids[i]) == 1 then reply[#reply + 1] = ids[i] end
   end
   redis.call('ZREMRANGEBYRANK', KEYS[1], 0, over - 1)
 end

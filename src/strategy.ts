@@ -1,11 +1,13 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import passportStrategy from 'passport-strategy';
 import { MultiToken } from './default.js';
+import { readScopes } from './scope.js';
 import type { TokenAuthenticator, TokenInfo } from './repository.js';
 
 /** The request fields the strategy reads. Express, Fastify and Koa requests all fit. */
 export interface BearerRequest {
   headers: IncomingHttpHeaders;
+  method?: string;
   url?: string;
   body?: unknown;
   query?: unknown;
@@ -67,9 +69,16 @@ interface StrategyActions {
 /** The base class: passport-strategy's `Strategy`, typed here so no consumer needs its types. */
 const PassportStrategy = passportStrategy.Strategy as unknown as new () => StrategyActions;
 
-const SCOPE_PATTERN = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const SOURCES: readonly TokenSource[] = ['header', 'body', 'query'];
+
+type Verdict =
+  | { kind: 'success'; user: unknown; info: unknown }
+  | { kind: 'fail'; status: 400 | 401 | 403; challenge: string };
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
 
 type Outcome =
   | { kind: 'none' }
@@ -78,17 +87,6 @@ type Outcome =
 
 function quote(value: string): string {
   return `"${value.replace(/[\\"]/g, '\\$&')}"`;
-}
-
-function readScopeList(name: string, value: unknown): string[] {
-  if (value === undefined) return [];
-  const list: unknown[] = Array.isArray(value) ? value : [value];
-  for (const scope of list) {
-    if (typeof scope !== 'string' || !SCOPE_PATTERN.test(scope)) {
-      throw new TypeError(`${name} must be RFC 6749 scope tokens (printable ASCII, no space, quote or backslash)`);
-    }
-  }
-  return list as string[];
 }
 
 function field(container: unknown, name: string): unknown {
@@ -112,6 +110,14 @@ function fromHeader(req: BearerRequest): Outcome {
 function fromParameter(value: unknown): Outcome {
   if (value === undefined) return { kind: 'none' };
   return typeof value === 'string' && value !== '' ? { kind: 'token', token: value } : { kind: 'malformed' };
+}
+
+// RFC 6750 §2.2: a body token travels only in a form-encoded body of a request that has one.
+function fromBody(req: BearerRequest): Outcome {
+  const type = req.headers['content-type'];
+  if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'none' };
+  if (typeof type !== 'string' || !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) return { kind: 'none' };
+  return fromParameter(field(req.body, 'access_token'));
 }
 
 function fromQuery(req: BearerRequest): Outcome {
@@ -168,9 +174,9 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     const name = o.name ?? 'redis-multi-token';
     if (typeof name !== 'string' || name === '') throw new TypeError('name must be a non-empty string');
     const realm = o.realm ?? 'Users';
-    // eslint-disable-next-line no-control-regex
-    if (typeof realm !== 'string' || /[\x00-\x1F\x7F]/.test(realm)) {
-      throw new TypeError('realm must be a string without control characters');
+    // A header value must be visible ASCII; anything else would make Node's setHeader throw.
+    if (typeof realm !== 'string' || !/^[\x20-\x7E]*$/.test(realm)) {
+      throw new TypeError('realm must be a string of printable ASCII characters');
     }
     const tokenFrom = o.tokenFrom ?? ['header'];
     if (!Array.isArray(tokenFrom) || tokenFrom.length === 0 || (tokenFrom as unknown[]).some((source) => !SOURCES.includes(source as TokenSource))) {
@@ -179,7 +185,7 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     this.name = name;
     this.repository = repository;
     this.realm = realm;
-    this.scope = readScopeList('scope', o.scope);
+    this.scope = o.scope === undefined ? [] : readScopes('scope', o.scope);
     this.tokenFrom = [...new Set(tokenFrom)];
     this.verify = verify;
     this.passReqToCallback = o.passReqToCallback === true;
@@ -204,33 +210,73 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
       fail: this.fail.bind(this),
       error: this.error.bind(this),
     };
-    // A bearer token authenticates one request; it never opens a login session unless the
-    // route asks for one with `session: true`.
-    if (options !== undefined && options.session === undefined) options.session = false;
-
-    let required: string[];
-    let found: Outcome;
+    let verdict: Verdict | Promise<Verdict>;
     try {
-      required = readScopeList('scope', options?.scope);
-      found = this.extract(req);
+      verdict = this.judge(req, options);
     } catch (err) {
       actions.error(err);
       return;
     }
-    if (found.kind === 'malformed') return this.refuse(req, actions, 400, 'invalid_request');
-    if (found.kind === 'none') return actions.fail(this.challenge(), 401);
-    if (!this.repository.isWellFormed(found.token)) return actions.fail(this.challenge('invalid_token'), 401);
-    this.check(req, actions, found.token, required).catch((err: unknown) => actions.error(err));
+    if (!(verdict instanceof Promise)) return this.deliver(req, options, actions, verdict);
+    verdict
+      .then(
+        (settled) => this.deliver(req, options, actions, settled),
+        (err: unknown) => actions.error(err),
+      )
+      // Only Passport's or the app's own handlers can throw here; surface that as they would
+      // have synchronously, instead of reporting a second outcome for the same request.
+      .catch((err: unknown) => process.nextTick(() => {
+        throw err;
+      }));
+  }
+
+  /** Decides the outcome: at once for a missing or malformed token, after one lookup otherwise. */
+  private judge(req: BearerRequest, options: RedisMultiTokenAuthenticateOptions | undefined): Verdict | Promise<Verdict> {
+    const required = options?.scope === undefined ? [] : readScopes('scope', options.scope);
+    const found = this.extract(req);
+    if (found.kind === 'malformed') return { kind: 'fail', status: 400, challenge: this.challenge('invalid_request') };
+    if (found.kind === 'none') return { kind: 'fail', status: 401, challenge: this.challenge() };
+    if (!this.repository.isWellFormed(found.token)) {
+      return { kind: 'fail', status: 401, challenge: this.challenge('invalid_token') };
+    }
+    return this.check(req, found.token, required);
+  }
+
+  private deliver(
+    req: BearerRequest,
+    options: RedisMultiTokenAuthenticateOptions | undefined,
+    actions: StrategyActions,
+    verdict: Verdict,
+  ): void {
+    if (verdict.kind === 'fail') {
+      // Passport sets WWW-Authenticate only on a 401, so 400 and 403 carry it from here.
+      if (verdict.status !== 401) req.res?.setHeader('WWW-Authenticate', verdict.challenge);
+      actions.fail(verdict.challenge, verdict.status);
+      return;
+    }
+    // A bearer token authenticates one request: no login session unless the route asks for
+    // one. Passport's req.logIn reads `session` synchronously inside success(), so the flag is
+    // set for that call only and the route's options object is left as it was.
+    let unset = false;
+    if (options !== undefined && options.session === undefined) {
+      try {
+        options.session = false;
+        unset = true;
+      } catch {
+        // Frozen options: Passport then decides as it always would.
+      }
+    }
+    try {
+      actions.success(verdict.user, verdict.info);
+    } finally {
+      if (unset) delete options!.session;
+    }
   }
 
   private extract(req: BearerRequest): Outcome {
     let token: string | undefined;
     for (const source of this.tokenFrom) {
-      const outcome = source === 'header'
-        ? fromHeader(req)
-        : source === 'body'
-          ? fromParameter(field(req.body, 'access_token'))
-          : fromQuery(req);
+      const outcome = source === 'header' ? fromHeader(req) : source === 'body' ? fromBody(req) : fromQuery(req);
       if (outcome.kind === 'malformed') return outcome;
       if (outcome.kind === 'token') {
         // RFC 6750 §2: a client must not send a token in more than one place.
@@ -241,38 +287,28 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     return token === undefined ? { kind: 'none' } : { kind: 'token', token };
   }
 
-  private refuse(
-    req: BearerRequest,
-    actions: StrategyActions,
-    status: 400 | 403,
-    error: 'invalid_request' | 'insufficient_scope',
-    scope?: string[],
-  ): void {
-    const challenge = this.challenge(error, scope);
-    // Passport sets WWW-Authenticate only on a 401, so 400 and 403 carry it from here.
-    req.res?.setHeader('WWW-Authenticate', challenge);
-    actions.fail(challenge, status);
-  }
-
-  private async check(req: BearerRequest, actions: StrategyActions, key: string, required: string[]): Promise<void> {
+  private async check(req: BearerRequest, key: string, required: string[]): Promise<Verdict> {
     const found = await this.repository.authenticate(key);
-    if (found === null) return actions.fail(this.challenge('invalid_token'), 401);
+    if (found === null) return { kind: 'fail', status: 401, challenge: this.challenge('invalid_token') };
     const { token } = found;
     const granted = token.scopes;
     if (!granted.includes('*') && required.some((scope) => !granted.includes(scope))) {
-      return this.refuse(req, actions, 403, 'insufficient_scope', required);
+      return { kind: 'fail', status: 403, challenge: this.challenge('insufficient_scope', required) };
     }
-    if (this.verify === undefined) return actions.success(found.user, token);
-    const outcome = await this.runVerify(req, found.user, token);
-    if (outcome.user === false || outcome.user === null || outcome.user === undefined) {
-      return actions.fail(this.challenge('invalid_token'), 401);
+    if (this.verify === undefined) return { kind: 'success', user: found.user, info: token };
+    const verified = await this.runVerify(req, found.user, token);
+    if (verified.user === false || verified.user === null || verified.user === undefined) {
+      return { kind: 'fail', status: 401, challenge: this.challenge('invalid_token') };
     }
-    actions.success(outcome.user, outcome.info ?? token);
+    return { kind: 'success', user: verified.user, info: verified.info ?? token };
   }
 
   private runVerify(req: BearerRequest, user: User, token: TokenInfo): Promise<{ user: unknown; info: unknown }> {
     const verify = this.verify as (...args: unknown[]) => unknown;
     const args: unknown[] = this.passReqToCallback ? [req, user, token] : [user, token];
+    // A verify that names `done` answers through it; one that does not answers by returning
+    // (a value or a promise). The NestJS mixin's wrapper names no parameter and calls `done`.
+    const callbackStyle = verify.length > args.length;
     return new Promise((resolve, reject) => {
       let settled = false;
       const done: VerifyDone = (err, verified, info) => {
@@ -281,20 +317,17 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
         if (err) reject(err instanceof Error ? err : new Error('verify failed', { cause: err }));
         else resolve({ user: verified, info });
       };
-      const callbackStyle = verify.length > args.length;
       const returned = verify(...args, done);
-      if (returned !== null && typeof returned === 'object' && typeof (returned as PromiseLike<unknown>).then === 'function') {
-        (returned as PromiseLike<unknown>).then(
-          (value) => {
-            // A callback-style verify reports through `done`; its promise only says it finished.
-            if (!callbackStyle && !settled) {
-              settled = true;
-              resolve({ user: value, info: undefined });
-            }
-          },
-          (err: unknown) => done(err),
+      if (isThenable(returned)) {
+        returned.then(
+          // A callback-style verify whose promise settles without calling `done` refuses.
+          (value) => done(null, callbackStyle ? false : value),
+          (err: unknown) => done(err ?? new Error('verify rejected')),
         );
+      } else if (!callbackStyle) {
+        done(null, returned);
       }
     });
   }
 }
+

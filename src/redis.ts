@@ -45,14 +45,13 @@ export class CallDeadline {
    * full `timeout` from now) passes.
    */
   guard<T>(call: () => Promise<T>, command: string, due: number = this.start()): Promise<T> {
+    let running: Promise<T>;
+    try {
+      running = call();
+    } catch (err) {
+      return Promise.reject(storeError(err, command));
+    }
     return new Promise<T>((resolve, reject) => {
-      let running: Promise<T>;
-      try {
-        running = call();
-      } catch (err) {
-        reject(storeError(err, command));
-        return;
-      }
       const entry = { due, reject };
       this.pending.add(entry);
       if (this.timer === undefined) {
@@ -111,6 +110,21 @@ function text(value: unknown): string | undefined {
  */
 export function normaliseHash(reply: unknown): Record<string, string> {
   const out: Record<string, string> = Object.create(null) as Record<string, string>;
+  const proto: unknown = reply !== null && typeof reply === 'object' ? Object.getPrototypeOf(reply) : undefined;
+  if (proto === Object.prototype || proto === null) {
+    // The common shape (RESP2 and RESP3 without a type mapping): a plain object of strings.
+    const record = reply as Record<string, unknown>;
+    for (const field in record) {
+      const value = record[field];
+      if (typeof value !== 'string') return normaliseHashSlow(reply, out);
+      out[field] = value;
+    }
+    return out;
+  }
+  return normaliseHashSlow(reply, out);
+}
+
+function normaliseHashSlow(reply: unknown, out: Record<string, string>): Record<string, string> {
   const put = (field: unknown, value: unknown): void => {
     const f = text(field);
     const v = text(value);

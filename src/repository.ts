@@ -456,7 +456,8 @@ export class MultiTokenRepository<User = DefaultUser>
     const key = generateToken(tokenPrefix, tag);
     const id = tokenId(key, secrets[0] ?? null);
     const expiresAt = ttlMs === null ? null : now + ttlMs;
-    const fields = ['u', userId, 'c', String(now), 'l', String(now)];
+    // `l` (last used) is written by the first touch; until then it reads as `c`.
+    const fields = ['u', userId, 'c', String(now)];
     if (expiresAt !== null) fields.push('e', String(expiresAt));
     if (device !== null) fields.push('d', device);
     if (scopes.length !== 1 || scopes[0] !== '*') fields.push('s', scopes.join(' '));
@@ -502,7 +503,9 @@ export class MultiTokenRepository<User = DefaultUser>
     const { keys, tokenPrefix, secrets, idleMs, touchMs } = this.settings;
     const parsed = parseToken(key, tokenPrefix);
     if (parsed === null) return null;
-    const client = await this.connection();
+    // The usual case, a client at hand, skips a promise per verification.
+    const client = this.client !== undefined && !this.closed ? this.client : await this.connection();
+    this.started = true;
     for (const secret of secrets) {
       const id = tokenId(parsed.key, secret);
       const tokenKey = keys.tokenKey(parsed.tag, id);
@@ -513,7 +516,8 @@ export class MultiTokenRepository<User = DefaultUser>
       const lastUsed = token.lastUsedAt.getTime();
       if (token.expiresAt !== null && token.expiresAt.getTime() <= now) return null;
       if (idleMs !== null && lastUsed + idleMs <= now) return null;
-      const user = await this.settings.findUser(token.userId);
+      const found = this.settings.findUser(token.userId);
+      const user = found instanceof Promise ? await found : found;
       if (user === null || user === undefined || (user as unknown) === false) return null;
       if (now - lastUsed >= touchMs) {
         const wrote = await runScript(client, this.deadline, TOUCH_TOKEN, {

@@ -149,7 +149,7 @@ return out
  */
 export const TOUCH_TOKEN: LuaScript = lua('touch', `
 local now = tonumber(ARGV[1])
-local last = tonumber(redis.call('HGET', KEYS[1], 'l'))
+local last = tonumber(redis.call('HGET', KEYS[1], 'l') or redis.call('HGET', KEYS[1], 'c'))
 if not last or now - last < tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'l', ARGV[1])
 local idle = tonumber(ARGV[3])

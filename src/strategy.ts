@@ -71,6 +71,7 @@ const PassportStrategy = passportStrategy.Strategy as unknown as new () => Strat
 
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const SOURCES: readonly TokenSource[] = ['header', 'body', 'query'];
+const NO_SCOPES: readonly string[] = [];
 
 type Verdict =
   | { kind: 'success'; user: unknown; info: unknown }
@@ -151,6 +152,11 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
   readonly tokenFrom: readonly TokenSource[];
   private readonly verify: VerifyFunction<User> | VerifyFunctionWithRequest<User> | undefined;
   private readonly passReqToCallback: boolean;
+  // The answers that do not depend on the request, built once: rejecting a malformed token is
+  // the hot path of an attack and should cost next to nothing.
+  private readonly malformed: Verdict;
+  private readonly missing: Verdict;
+  private readonly invalid: Verdict;
 
   constructor(verify?: VerifyFunction<User>);
   constructor(options: RedisMultiTokenStrategyOptions<User> & { passReqToCallback?: false }, verify?: VerifyFunction<User>);
@@ -189,6 +195,9 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     this.tokenFrom = [...new Set(tokenFrom)];
     this.verify = verify;
     this.passReqToCallback = o.passReqToCallback === true;
+    this.malformed = { kind: 'fail', status: 400, challenge: this.challenge('invalid_request') };
+    this.missing = { kind: 'fail', status: 401, challenge: this.challenge() };
+    this.invalid = { kind: 'fail', status: 401, challenge: this.challenge('invalid_token') };
   }
 
   /** Builds a `WWW-Authenticate: Bearer` challenge with quoted, escaped values. */
@@ -202,22 +211,22 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
 
   /** Called by Passport for each request; reports through `success`, `fail` or `error`. */
   authenticate(req: BearerRequest, options?: RedisMultiTokenAuthenticateOptions): void {
-    // `this` is a per-request `Object.create(strategy)`, hence no #private fields here. When a
-    // route passes a strategy instance instead, Passport attaches the actions to the instance
-    // itself; taking them now keeps a later answer on its own request.
+    // `this` is a per-request `Object.create(strategy)`, hence no #private fields here.
+    let verdict: Verdict | Promise<Verdict>;
+    try {
+      verdict = this.judge(req, options);
+    } catch (err) {
+      this.error(err);
+      return;
+    }
+    if (!(verdict instanceof Promise)) return this.deliver(req, options, this, verdict);
+    // When a route passes a strategy instance instead of a name, Passport attaches the actions
+    // to the instance itself; taking them now keeps the later answer on its own request.
     const actions: StrategyActions = {
       success: this.success.bind(this),
       fail: this.fail.bind(this),
       error: this.error.bind(this),
     };
-    let verdict: Verdict | Promise<Verdict>;
-    try {
-      verdict = this.judge(req, options);
-    } catch (err) {
-      actions.error(err);
-      return;
-    }
-    if (!(verdict instanceof Promise)) return this.deliver(req, options, actions, verdict);
     verdict
       .then(
         (settled) => this.deliver(req, options, actions, settled),
@@ -232,13 +241,11 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
 
   /** Decides the outcome: at once for a missing or malformed token, after one lookup otherwise. */
   private judge(req: BearerRequest, options: RedisMultiTokenAuthenticateOptions | undefined): Verdict | Promise<Verdict> {
-    const required = options?.scope === undefined ? [] : readScopes('scope', options.scope);
+    const required = options?.scope === undefined ? NO_SCOPES : readScopes('scope', options.scope);
     const found = this.extract(req);
-    if (found.kind === 'malformed') return { kind: 'fail', status: 400, challenge: this.challenge('invalid_request') };
-    if (found.kind === 'none') return { kind: 'fail', status: 401, challenge: this.challenge() };
-    if (!this.repository.isWellFormed(found.token)) {
-      return { kind: 'fail', status: 401, challenge: this.challenge('invalid_token') };
-    }
+    if (found.kind === 'malformed') return this.malformed;
+    if (found.kind === 'none') return this.missing;
+    if (!this.repository.isWellFormed(found.token)) return this.invalid;
     return this.check(req, found.token, required);
   }
 
@@ -287,9 +294,9 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     return token === undefined ? { kind: 'none' } : { kind: 'token', token };
   }
 
-  private async check(req: BearerRequest, key: string, required: string[]): Promise<Verdict> {
+  private async check(req: BearerRequest, key: string, required: readonly string[]): Promise<Verdict> {
     const found = await this.repository.authenticate(key);
-    if (found === null) return { kind: 'fail', status: 401, challenge: this.challenge('invalid_token') };
+    if (found === null) return this.invalid;
     const { token } = found;
     const granted = token.scopes;
     if (!granted.includes('*') && required.some((scope) => !granted.includes(scope))) {
@@ -297,9 +304,7 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     }
     if (this.verify === undefined) return { kind: 'success', user: found.user, info: token };
     const verified = await this.runVerify(req, found.user, token);
-    if (verified.user === false || verified.user === null || verified.user === undefined) {
-      return { kind: 'fail', status: 401, challenge: this.challenge('invalid_token') };
-    }
+    if (verified.user === false || verified.user === null || verified.user === undefined) return this.invalid;
     return { kind: 'success', user: verified.user, info: verified.info ?? token };
   }
 

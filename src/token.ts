@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 // Pure token arithmetic: generation, parsing, checksum and digest. No I/O lives here.
@@ -91,8 +91,9 @@ export function parseToken(key: unknown, prefix: string): ParsedToken | null {
  * the token, so showing or logging it grants nothing.
  */
 export function tokenId(key: string, secret: Buffer | null): string {
+  // crypto.hash is the one-shot form, well over twice as fast as createHash for short input.
   const digest = secret === null
-    ? createHash('sha256').update(key).digest()
-    : createHmac('sha256', secret).update(key).digest();
-  return digest.subarray(0, 16).toString('base64url');
+    ? Buffer.from(hash('sha256', key, 'hex').slice(0, 32), 'hex')
+    : createHmac('sha256', secret).update(key).digest().subarray(0, 16);
+  return digest.toString('base64url');
 }

@@ -1,0 +1,172 @@
+// The strategies under test, built the same way in the bench process and in the HTTP apps:
+// ours, ours over a client-side-cached connection, passport-http-bearer doing SHA-256 then GET
+// of a JSON user, passport-jwt with HS256, and a raw HGETALL as the floor of one round trip.
+import { createHash, createSecretKey, randomBytes } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { Strategy as BearerStrategy } from 'passport-http-bearer';
+import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
+import { createClient, type RedisClientType } from 'redis';
+import type { DefaultUser, MultiTokenRepository } from '../src/repository.js';
+import type { RedisMultiTokenStrategy } from '../src/strategy.js';
+import { keys, pkg, token as tokenMath } from './package.js';
+
+/** Every key the bench writes for verification starts with this, so setup can be redone. */
+export const KEY_PREFIX = 'bench:';
+/** Where passport-http-bearer's JSON users live: `bearer:<sha256 hex>`. */
+export const BEARER_PREFIX = 'bearer:';
+/** The HS256 key of the passport-jwt contender. */
+export const JWT_SECRET = 'bench-only-hs256-secret-of-32-bytes!';
+/** A realistic device label, the same length in every layout. */
+export const DEVICE = 'Firefox 128 on macOS 14';
+export const USER_ID = 'user-1';
+const TTL_SECONDS = 14 * 86400;
+
+/** The tokens each contender verifies, made once by the bench and handed to the HTTP apps. */
+export interface Tokens {
+  /** Ours: a live `rmt_` token. */
+  ours: string;
+  /** The Redis key of our token's record, for the raw HGETALL contender. */
+  oursRecordKey: string;
+  /** An opaque random token whose SHA-256 names a JSON user. */
+  bearer: string;
+  /** An HS256 JWT. */
+  jwt: string;
+}
+
+/** A request as Passport strategies read it. */
+export interface BenchRequest {
+  headers: Record<string, string>;
+  query: Record<string, string>;
+  body: Record<string, string>;
+}
+
+export type Outcome = 'success' | 'fail';
+
+interface PassportActions {
+  success(user: unknown, info?: unknown): void;
+  fail(challenge?: unknown, status?: number): void;
+  error(err: unknown): void;
+}
+
+type Authenticate = (this: PassportActions, req: BenchRequest, options: object) => void;
+
+/** A request carrying `token` in the Authorization header. */
+export function bearerRequest(token: string): BenchRequest {
+  return { headers: { authorization: `Bearer ${token}` }, query: {}, body: {} };
+}
+
+/**
+ * Calls `strategy.authenticate` the way Passport does: on `Object.create(strategy)` with
+ * `success`, `fail` and `error` attached, one fresh object per request.
+ */
+export function passportCall(strategy: object, req: BenchRequest): () => Promise<Outcome> {
+  const authenticate = (strategy as { authenticate: Authenticate }).authenticate;
+  const options = { session: false };
+  return () =>
+    new Promise<Outcome>((resolve, reject) => {
+      const self = Object.create(strategy) as PassportActions;
+      self.success = () => resolve('success');
+      self.fail = () => resolve('fail');
+      self.error = (err: unknown) => reject(err instanceof Error ? err : new Error('strategy error', { cause: err }));
+      authenticate.call(self, req, options);
+    });
+}
+
+/** A plain node-redis 6 client (RESP2), connected. */
+export async function plainClient(url: string): Promise<RedisClientType> {
+  const client: RedisClientType = createClient({ url });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+/** A node-redis 6 client with server-assisted client-side caching (RESP3), connected. */
+export async function cachingClient(url: string): Promise<ReturnType<typeof createCachingClient>> {
+  const client = createCachingClient(url);
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+function createCachingClient(url: string) {
+  return createClient({ url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 10000 } });
+}
+
+export type CachingClient = Awaited<ReturnType<typeof cachingClient>>;
+
+/** A repository of ours on `client`, with the bench's key prefix unless told otherwise. */
+export function oursRepository(
+  client: RedisClientType | CachingClient,
+  options: { maxTokensPerUser?: number; keyPrefix?: string } = {},
+): MultiTokenRepository {
+  return new pkg.MultiTokenRepository({ redis: client, keyPrefix: KEY_PREFIX, ...options });
+}
+
+/** Our strategy over `client`. */
+export function oursStrategy(client: RedisClientType | CachingClient): RedisMultiTokenStrategy<DefaultUser> {
+  return new pkg.RedisMultiTokenStrategy({ repository: oursRepository(client) });
+}
+
+/** The JSON user passport-http-bearer's verify reads, and the plain layout stores. */
+export function bearerRecord(userId: string, now: number): string {
+  return JSON.stringify({ id: userId, device: DEVICE, createdAt: now, lastUsedAt: now, expiresAt: now + TTL_SECONDS * 1000 });
+}
+
+/** The hex SHA-256 of a token: how a hashed-at-rest bearer setup names its record. */
+export function sha256Hex(token: string): string {
+  return createHash('sha256').update(token).digest('hex');
+}
+
+/** passport-http-bearer with the usual hashed lookup: SHA-256 of the token, GET, JSON.parse. */
+export function bearerStrategy(client: RedisClientType): BearerStrategy<(token: string, done: (err: unknown, user?: unknown) => void) => void> {
+  return new BearerStrategy((token: string, done: (err: unknown, user?: unknown) => void) => {
+    client.get(BEARER_PREFIX + sha256Hex(token)).then(
+      (json) => done(null, json === null ? false : (JSON.parse(json) as unknown)),
+      (err: unknown) => done(err),
+    );
+  });
+}
+
+/**
+ * passport-jwt with HS256, the payload's `sub` as the user. `secret: 'string'` passes the key
+ * as its README does; jsonwebtoken 9 then tries `createPublicKey` on it for every token, and
+ * that throw is most of the cost. `'key'` hands it a ready KeyObject, which skips the attempt.
+ */
+export function jwtStrategy(secret: 'string' | 'key'): JwtStrategy {
+  // passport-jwt's types say string or Buffer; jsonwebtoken takes a KeyObject as it is.
+  const secretOrKey = secret === 'string' ? JWT_SECRET : (createSecretKey(Buffer.from(JWT_SECRET)) as unknown as Buffer);
+  return new JwtStrategy(
+    { jwtFromRequest: ExtractJwt.fromAuthHeaderAsBearerToken(), secretOrKey, algorithms: ['HS256'] },
+    (payload: { sub?: unknown }, done: (err: unknown, user?: unknown) => void) => {
+      done(null, typeof payload.sub === 'string' ? { id: payload.sub } : false);
+    },
+  );
+}
+
+/** Writes one token of each kind for {@link USER_ID}. */
+export async function seedTokens(client: RedisClientType): Promise<Tokens> {
+  const repository = oursRepository(client);
+  const { token } = await repository.createToken({ id: USER_ID }, { device: DEVICE });
+  const bearer = randomBytes(32).toString('base64url');
+  await client.set(BEARER_PREFIX + sha256Hex(bearer), bearerRecord(USER_ID, Date.now()), { EX: TTL_SECONDS });
+  return {
+    ours: token.key,
+    oursRecordKey: keys.keySpace(KEY_PREFIX).tokenKey(tokenMath.routingTag(USER_ID), token.id),
+    bearer,
+    jwt: jwt.sign({ sub: USER_ID }, JWT_SECRET, { algorithm: 'HS256', expiresIn: TTL_SECONDS }),
+  };
+}
+
+/**
+ * A token that fails our checksum: a live token with its last character changed. To
+ * passport-http-bearer it is just another string to hash and look up.
+ */
+export function malformedToken(key: string): string {
+  const last = key.at(-1) === 'A' ? 'B' : 'A';
+  return key.slice(0, -1) + last;
+}
+
+/** A token of ours with a valid checksum that no record matches. */
+export function unknownToken(): string {
+  return tokenMath.generateToken('rmt', tokenMath.routingTag('nobody'));
+}

@@ -1,0 +1,121 @@
+// HTTP end to end: each Express app in its own process on loopback, loaded by autocannon from
+// this process in interleaved rounds. Every response must be a 200, or the run stops.
+import { fork, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import type { AppKind, AppReady } from './app-kinds.js';
+import type { Tokens } from './contenders.js';
+import { rotate } from './inprocess.js';
+
+const APP_START_TIMEOUT_MS = 20_000;
+
+export interface HttpOptions {
+  kinds: readonly AppKind[];
+  rounds: number;
+  durationSeconds: number;
+  warmupSeconds: number;
+  connections: number;
+  log: (line: string) => void;
+}
+
+/** One autocannon run. Latencies in ms. */
+export interface HttpRun {
+  requestsPerSec: number;
+  p50: number;
+  p99: number;
+}
+
+interface RunningApp {
+  kind: AppKind;
+  port: number;
+  child: ChildProcess;
+}
+
+function isReady(message: unknown): message is AppReady {
+  return message !== null && typeof message === 'object' && typeof (message as Record<string, unknown>).port === 'number';
+}
+
+function startApp(kind: AppKind, redisUrl: string): Promise<RunningApp> {
+  const child = fork(fileURLToPath(new URL('./app.ts', import.meta.url)), [kind, redisUrl], {
+    execArgv: ['--import', 'tsx'],
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`the ${kind} app did not start within ${APP_START_TIMEOUT_MS} ms`));
+    }, APP_START_TIMEOUT_MS);
+    child.once('message', (message: unknown) => {
+      clearTimeout(timer);
+      if (isReady(message)) resolve({ kind, port: message.port, child });
+      else reject(new Error(`the ${kind} app sent an unexpected message`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the ${kind} app exited with code ${String(code)} before it listened`));
+    });
+  });
+}
+
+function stopApp(app: RunningApp): Promise<void> {
+  if (app.child.exitCode !== null || app.child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    app.child.once('exit', () => resolve());
+    app.child.kill('SIGTERM');
+  });
+}
+
+function tokenFor(kind: AppKind, tokens: Tokens): string | undefined {
+  switch (kind) {
+    case 'none':
+      return undefined;
+    case 'ours':
+    case 'ours-csc':
+      return tokens.ours;
+    case 'bearer':
+      return tokens.bearer;
+    case 'jwt':
+    case 'jwt-key':
+      return tokens.jwt;
+  }
+}
+
+async function load(app: RunningApp, tokens: Tokens, connections: number, seconds: number): Promise<HttpRun> {
+  const token = tokenFor(app.kind, tokens);
+  const result = await autocannon({
+    url: `http://127.0.0.1:${app.port}/me`,
+    connections,
+    duration: seconds,
+    headers: token === undefined ? {} : { authorization: `Bearer ${token}` },
+  });
+  if (result.non2xx > 0 || result.errors > 0 || result.timeouts > 0) {
+    throw new Error(`${app.kind}: ${result.non2xx} non-2xx answers, ${result.errors} errors, ${result.timeouts} timeouts`);
+  }
+  return { requestsPerSec: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
+}
+
+/** Runs every app `rounds` times, interleaved and rotated; returns each app's runs in round order. */
+export async function benchHttp(redisUrl: string, tokens: Tokens, options: HttpOptions): Promise<Record<string, HttpRun[]>> {
+  const { kinds, rounds, durationSeconds, warmupSeconds, connections, log } = options;
+  const apps: RunningApp[] = [];
+  try {
+    const started = await Promise.allSettled(kinds.map((kind) => startApp(kind, redisUrl)));
+    for (const outcome of started) if (outcome.status === 'fulfilled') apps.push(outcome.value);
+    const failed = started.find((outcome) => outcome.status === 'rejected');
+    if (failed !== undefined) throw failed.reason;
+    for (const app of apps) await load(app, tokens, connections, warmupSeconds);
+    const runs: Record<string, HttpRun[]> = Object.fromEntries(kinds.map((kind) => [kind, [] as HttpRun[]]));
+    for (let round = 1; round <= rounds; round++) {
+      const line: string[] = [];
+      for (const app of rotate(apps, round - 1)) {
+        const run = await load(app, tokens, connections, durationSeconds);
+        runs[app.kind]!.push(run);
+        line.push(`${app.kind} ${Math.round(run.requestsPerSec)}`);
+      }
+      log(`  round ${round}/${rounds}: ${line.sort().join(', ')} req/s`);
+    }
+    return runs;
+  } finally {
+    await Promise.all(apps.map(stopApp));
+  }
+}

@@ -1,0 +1,304 @@
+// `npm run bench`: passport-redis-multi-token against its peers, side by side.
+//
+//   npm run bench                       full run (about 5 minutes); rewrites BENCHMARKS.md's
+//                                       results and bench/verification.svg
+//   npm run bench -- --quick            about a minute; results go to .bench-out/ only
+//   npm run bench -- --only=http,memory some sections (inprocess, malformed, http, growth, memory)
+//   npm run bench -- --report-only      re-render the report from .bench-out/latest.json
+//
+// Every section talks to a throwaway redis-server on a free loopback port, never to one
+// already running, and stops it when done.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg, release, totalmem, type } from 'node:os';
+import { startRedisServer, type RedisServer } from '../spec/support/redis-server.js';
+import { APP_KINDS } from './app-kinds.js';
+import {
+  bearerRequest,
+  bearerStrategy,
+  cachingClient,
+  jwtStrategy,
+  malformedToken,
+  oursStrategy,
+  passportCall,
+  plainClient,
+  seedTokens,
+  unknownToken,
+  type CachingClient,
+  type Outcome,
+  type Tokens,
+} from './contenders.js';
+import { benchGrowth } from './growth.js';
+import { benchHttp } from './http.js';
+import { commandsPerCall, interleave, type Contender } from './inprocess.js';
+import { benchMemory } from './memory.js';
+import { serverVersion } from './redis-info.js';
+import { renderChart, renderResults, spliceResults, type BenchResults, type Labelled, type Machine } from './report.js';
+import type { RedisClientType } from 'redis';
+
+const SECTIONS = ['inprocess', 'malformed', 'http', 'growth', 'memory'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const ROOT = new URL('../', import.meta.url);
+const OUT = new URL('.bench-out/', ROOT);
+
+interface Settings {
+  inProcess: { rounds: number; durationMs: number; warmupMs: number };
+  malformed: { rounds: number; durationMs: number; warmupMs: number };
+  http: { rounds: number; durationSeconds: number; warmupSeconds: number; connections: number };
+  growth: { sizes: number[]; rounds: number; createCalls: number; verifyMs: number };
+  memory: { tokens: number };
+  commandSamples: number;
+}
+
+const FULL: Settings = {
+  inProcess: { rounds: 5, durationMs: 1500, warmupMs: 500 },
+  malformed: { rounds: 5, durationMs: 1000, warmupMs: 300 },
+  http: { rounds: 8, durationSeconds: 2, warmupSeconds: 1, connections: 64 },
+  growth: { sizes: [1, 10, 100, 1000, 10000], rounds: 3, createCalls: 100, verifyMs: 500 },
+  memory: { tokens: 100_000 },
+  commandSamples: 2000,
+};
+
+const QUICK: Settings = {
+  inProcess: { rounds: 2, durationMs: 500, warmupMs: 200 },
+  malformed: { rounds: 2, durationMs: 400, warmupMs: 200 },
+  http: { rounds: 2, durationSeconds: 1, warmupSeconds: 1, connections: 64 },
+  growth: { sizes: [1, 10, 100, 1000, 10000], rounds: 1, createCalls: 30, verifyMs: 250 },
+  memory: { tokens: 20_000 },
+  commandSamples: 500,
+};
+
+const IN_PROCESS: readonly Labelled[] = [
+  { key: 'ours', label: 'ours' },
+  { key: 'ours-csc', label: 'ours + client-side cache' },
+  { key: 'bearer', label: 'passport-http-bearer + GET' },
+  { key: 'jwt', label: 'passport-jwt HS256 (string secret)' },
+  { key: 'jwt-key', label: 'passport-jwt HS256 (KeyObject)' },
+  { key: 'raw', label: 'raw node-redis hGetAll' },
+  { key: 'sha-raw', label: 'SHA-256, then raw hGetAll' },
+];
+
+const HTTP_APPS: readonly Labelled[] = [
+  { key: 'none', label: 'Express, no auth' },
+  { key: 'ours', label: 'ours' },
+  { key: 'ours-csc', label: 'ours + client-side cache' },
+  { key: 'bearer', label: 'passport-http-bearer + GET' },
+  { key: 'jwt', label: 'passport-jwt HS256 (string secret)' },
+  { key: 'jwt-key', label: 'passport-jwt HS256 (KeyObject)' },
+];
+
+const MALFORMED: readonly Labelled[] = [
+  { key: 'ours-malformed', label: 'ours, bad checksum' },
+  { key: 'ours-unknown', label: 'ours, well-formed but unknown' },
+  { key: 'bearer-malformed', label: 'passport-http-bearer, same string' },
+  { key: 'floor', label: 'the harness alone (a call that does nothing)' },
+];
+
+function log(line: string): void {
+  console.log(line);
+}
+
+function usage(): never {
+  console.log('usage: npm run bench [-- --quick] [--only=inprocess,malformed,http,growth,memory] [--report-only]');
+  process.exit(0);
+}
+
+function parseArgs(argv: readonly string[]): { quick: boolean; sections: Section[]; reportOnly: boolean } {
+  let quick = false;
+  let reportOnly = false;
+  let sections: Section[] = [...SECTIONS];
+  for (const arg of argv) {
+    if (arg === '--quick') quick = true;
+    else if (arg === '--report-only') reportOnly = true;
+    else if (arg === '--help' || arg === '-h') usage();
+    else if (arg.startsWith('--only=')) {
+      const asked = arg.slice('--only='.length).split(',').filter((name) => name !== '');
+      const unknown = asked.filter((name) => !SECTIONS.includes(name as Section));
+      if (unknown.length > 0) throw new Error(`unknown section: ${unknown.join(', ')} (known: ${SECTIONS.join(', ')})`);
+      sections = asked as Section[];
+    } else throw new Error(`unknown argument: ${arg}`);
+  }
+  return { quick, sections, reportOnly };
+}
+
+function packageVersion(name: string): string {
+  const manifest: unknown = JSON.parse(readFileSync(new URL(`node_modules/${name}/package.json`, ROOT), 'utf8'));
+  const version = (manifest as { version?: unknown }).version;
+  return typeof version === 'string' ? version : '?';
+}
+
+async function machine(admin: RedisClientType): Promise<Machine> {
+  const names = ['redis', 'express', 'passport', 'passport-http-bearer', 'passport-jwt', 'jsonwebtoken', 'autocannon'];
+  return {
+    cpus: availableParallelism(),
+    cpuModel: cpus()[0]?.model.trim() ?? 'unknown',
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    os: `${type()} ${release()}`,
+    node: process.version,
+    redisServer: await serverVersion(admin),
+    packages: Object.fromEntries(names.map((name) => [name === 'redis' ? 'node-redis' : name, packageVersion(name)])),
+    loadAverageAtStart: loadavg(),
+  };
+}
+
+const expect = (call: () => Promise<Outcome>, outcome: Outcome) => async (): Promise<boolean> => (await call()) === outcome;
+
+function verificationContenders(client: RedisClientType, csc: CachingClient, tokens: Tokens): Contender[] {
+  const ops: Record<string, () => Promise<boolean>> = {
+    ours: expect(passportCall(oursStrategy(client), bearerRequest(tokens.ours)), 'success'),
+    'ours-csc': expect(passportCall(oursStrategy(csc), bearerRequest(tokens.ours)), 'success'),
+    bearer: expect(passportCall(bearerStrategy(client), bearerRequest(tokens.bearer)), 'success'),
+    jwt: expect(passportCall(jwtStrategy('string'), bearerRequest(tokens.jwt)), 'success'),
+    'jwt-key': expect(passportCall(jwtStrategy('key'), bearerRequest(tokens.jwt)), 'success'),
+    raw: async () => Object.keys(await client.hGetAll(tokens.oursRecordKey)).length > 0,
+    // The floor of any hashed-at-rest design: the digest it cannot skip, then the one read.
+    'sha-raw': async () => {
+      createHash('sha256').update(tokens.ours).digest();
+      return Object.keys(await client.hGetAll(tokens.oursRecordKey)).length > 0;
+    },
+  };
+  return IN_PROCESS.map((c) => ({ ...c, op: ops[c.key]! }));
+}
+
+function malformedContenders(client: RedisClientType, tokens: Tokens): Contender[] {
+  const bad = malformedToken(tokens.ours);
+  const unknown = unknownToken();
+  const ops: Record<string, () => Promise<boolean>> = {
+    'ours-malformed': expect(passportCall(oursStrategy(client), bearerRequest(bad)), 'fail'),
+    'ours-unknown': expect(passportCall(oursStrategy(client), bearerRequest(unknown)), 'fail'),
+    'bearer-malformed': expect(passportCall(bearerStrategy(client), bearerRequest(bad)), 'fail'),
+    floor: () => Promise.resolve(true),
+  };
+  return MALFORMED.map((c) => ({ ...c, op: ops[c.key]! }));
+}
+
+function writeReport(results: BenchResults, official: boolean): void {
+  const generated = renderResults(results);
+  const chart = renderChart(results);
+  if (official) {
+    const path = new URL('BENCHMARKS.md', ROOT);
+    let document = '# Benchmarks\n';
+    try {
+      document = readFileSync(path, 'utf8');
+    } catch {
+      // first run: the hand-written parts are added around the markers later
+    }
+    writeFileSync(path, spliceResults(document, generated));
+    writeFileSync(new URL('bench/verification.svg', ROOT), chart);
+    log('wrote BENCHMARKS.md and bench/verification.svg');
+  } else {
+    writeFileSync(new URL(`BENCHMARKS.${results.mode}.md`, OUT), `# Benchmarks (${results.mode} run)\n\n${generated}\n`);
+    writeFileSync(new URL(`verification.${results.mode}.svg`, OUT), chart);
+    log(`wrote .bench-out/BENCHMARKS.${results.mode}.md and .bench-out/verification.${results.mode}.svg`);
+  }
+}
+
+async function run(quick: boolean, sections: readonly Section[]): Promise<BenchResults> {
+  const settings = quick ? QUICK : FULL;
+  const started = Date.now();
+  const clients: { close(): Promise<unknown> }[] = [];
+  let server: RedisServer | undefined;
+  try {
+    server = await startRedisServer();
+    const admin = await plainClient(server.url);
+    const client = await plainClient(server.url);
+    const csc = await cachingClient(server.url);
+    clients.push(admin, client, csc);
+    const results: BenchResults = {
+      mode: quick ? 'quick' : 'full',
+      startedAt: new Date(started).toISOString(),
+      seconds: 0,
+      machine: await machine(admin),
+    };
+    log(`redis-server ${results.machine.redisServer} on ${server.url}; ${results.machine.cpus} × ${results.machine.cpuModel}; load ${loadavg()[0]!.toFixed(2)}`);
+    const tokens = await seedTokens(client);
+
+    if (sections.includes('inprocess')) {
+      log('verification in process');
+      const contenders = verificationContenders(client, csc, tokens);
+      const { durationMs, warmupMs, rounds } = settings.inProcess;
+      const runs = await interleave(contenders, { rounds, durationMs, warmupMs, concurrencies: [1, 64], log });
+      const perCall = await commandsPerCall(admin, contenders, settings.commandSamples);
+      const stats = csc.clientSideCache?.stats();
+      results.inProcess = {
+        rounds,
+        durationMs,
+        contenders: [...IN_PROCESS],
+        runs,
+        commandsPerCall: perCall,
+        cache: { hits: stats?.hitCount ?? 0, misses: stats?.missCount ?? 0 },
+      };
+    }
+    if (sections.includes('malformed')) {
+      log('malformed tokens');
+      const contenders = malformedContenders(client, tokens);
+      const { durationMs, warmupMs, rounds } = settings.malformed;
+      const runs = await interleave(contenders, { rounds, durationMs, warmupMs, concurrencies: [1, 64], log });
+      results.malformed = {
+        rounds,
+        durationMs,
+        contenders: [...MALFORMED],
+        runs,
+        commandsPerCall: await commandsPerCall(admin, contenders, settings.commandSamples),
+      };
+    }
+    if (sections.includes('http')) {
+      log('HTTP end to end');
+      const { rounds, durationSeconds, warmupSeconds, connections } = settings.http;
+      const runs = await benchHttp(server.url, tokens, { kinds: APP_KINDS, rounds, durationSeconds, warmupSeconds, connections, log });
+      results.http = { rounds, durationSeconds, connections, apps: [...HTTP_APPS], runs };
+    }
+    if (sections.includes('growth')) {
+      log('cost against devices per user');
+      const rows = await benchGrowth(client, { ...settings.growth, log });
+      results.growth = { rounds: settings.growth.rounds, createCalls: settings.growth.createCalls, rows };
+    }
+    if (sections.includes('memory')) {
+      log(`Redis memory per token at ${settings.memory.tokens} tokens (fresh servers)`);
+      results.memory = await benchMemory(settings.memory.tokens, log);
+    }
+    results.seconds = (Date.now() - started) / 1000;
+    return results;
+  } finally {
+    for (const client of clients) await client.close().catch(() => {});
+    await server?.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  const { quick, sections, reportOnly } = parseArgs(process.argv.slice(2));
+  mkdirSync(OUT, { recursive: true });
+  if (reportOnly) {
+    const results = JSON.parse(readFileSync(new URL('latest.json', OUT), 'utf8')) as BenchResults;
+    writeReport(results, results.mode === 'full' && SECTIONS.every((s) => hasSection(results, s)));
+    return;
+  }
+  const results = await run(quick, sections);
+  const json = `${JSON.stringify(results, null, 2)}\n`;
+  writeFileSync(new URL(`results-${results.startedAt.replace(/[:.]/g, '-')}.json`, OUT), json);
+  writeFileSync(new URL('latest.json', OUT), json);
+  log(`took ${Math.round(results.seconds)} s; raw results in .bench-out/latest.json`);
+  writeReport(results, !quick && sections.length === SECTIONS.length);
+  console.log(`\n${renderResults(results)}`);
+}
+
+function hasSection(results: BenchResults, section: Section): boolean {
+  switch (section) {
+    case 'inprocess':
+      return results.inProcess !== undefined;
+    case 'malformed':
+      return results.malformed !== undefined;
+    case 'http':
+      return results.http !== undefined;
+    case 'growth':
+      return results.growth !== undefined;
+    case 'memory':
+      return results.memory !== undefined;
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,4 +1,6 @@
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import passport from 'passport';
@@ -104,5 +106,21 @@ describe('a repository whose Redis never came up', () => {
     } finally {
       await tokens.close();
     }
+  });
+});
+
+describe('a script whose Redis is down', () => {
+  it('gets a store error, closes, and exits 0, with nothing else keeping the process alive', async () => {
+    // In its own process, so the only things alive are the repository's own: a deadline that
+    // let the process exit under a pending call (exit code 13) would show here.
+    const source = `import { MultiTokenRepository } from './src/index.ts';
+      const tokens = new MultiTokenRepository({ redis: 'redis://127.0.0.1:1', timeout: ${TIMEOUT_MS} });
+      try { await tokens.createToken({ id: '1' }); } catch (err) { console.log(err.code); }
+      await tokens.close();
+      console.log('closed');`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source], {
+      cwd: new URL('..', import.meta.url),
+    });
+    assert.equal(stdout, 'ERR_MULTITOKEN_TIMEOUT\nclosed\n');
   });
 });

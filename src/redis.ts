@@ -55,8 +55,9 @@ export class CallDeadline {
       const entry = { due, reject };
       this.pending.add(entry);
       if (this.timer === undefined) {
+        // Not unref'd: a call in flight is work the process should wait for, until it settles
+        // or its deadline passes. The timer stops as soon as nothing is in flight.
         this.timer = setInterval(() => this.expire(), this.tick);
-        this.timer.unref();
       }
       running.then(
         (value) => {

@@ -182,6 +182,7 @@ interface Settings<User> {
 }
 
 interface OwnedClient extends RedisClientLike {
+  readonly isReady?: boolean;
   on(event: 'error', listener: (err: unknown) => void): unknown;
   connect(): Promise<unknown>;
   close?(): Promise<unknown>;
@@ -676,13 +677,22 @@ export class MultiTokenRepository<User = DefaultUser>
     const client = this.ownedClient;
     this.ownedClient = undefined;
     if (client === undefined) return;
+    // A connection that is up closes politely, letting calls in flight finish; one that is
+    // down or still connecting, or that cannot close in time, is torn down.
+    if (client.isReady === true) {
+      try {
+        if (client.close !== undefined) await this.deadline.guard(() => client.close!(), 'CLOSE');
+        else if (client.quit !== undefined) await this.deadline.guard(() => client.quit!(), 'QUIT');
+        return;
+      } catch {
+        // fall through to the teardown
+      }
+    }
     try {
-      if (client.close) await this.deadline.guard(() => client.close!(), 'CLOSE');
-      else if (client.quit) await this.deadline.guard(() => client.quit!(), 'QUIT');
+      if (client.destroy !== undefined) client.destroy();
+      else await client.disconnect?.();
     } catch {
-      // A connection that cannot close politely is torn down.
-      if (client.destroy) client.destroy();
-      else await client.disconnect?.().catch(() => {});
+      // Already torn down.
     }
   }
 }

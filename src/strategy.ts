@@ -4,7 +4,7 @@ import { MultiToken } from './default.js';
 import { readScopes } from './scope.js';
 import type { TokenAuthenticator, TokenInfo } from './repository.js';
 
-/** The request fields the strategy reads. Express, Fastify and Koa requests all fit. */
+/** The request fields the strategy reads: an Express request fits, as does any object with Node's `headers`. */
 export interface BearerRequest {
   headers: IncomingHttpHeaders;
   method?: string;

@@ -514,9 +514,8 @@ export class MultiTokenRepository<User = DefaultUser>
       if (fields.u === undefined) continue;
       const token = readRecord(id, fields);
       const now = Date.now();
+      if (!this.isLive(token, now)) return null;
       const lastUsed = token.lastUsedAt.getTime();
-      if (token.expiresAt !== null && token.expiresAt.getTime() <= now) return null;
-      if (idleMs !== null && lastUsed + idleMs <= now) return null;
       const found = this.settings.findUser(token.userId);
       const user = found instanceof Promise ? await found : found;
       if (user === null || user === undefined || (user as unknown) === false) return null;
@@ -530,6 +529,13 @@ export class MultiTokenRepository<User = DefaultUser>
       return { user, token };
     }
     return null;
+  }
+
+  /** Whether a stored token is within its absolute and idle lifetimes; Redis expiry agrees, give or take clocks. */
+  private isLive(token: TokenInfo, now: number): boolean {
+    const { idleMs } = this.settings;
+    if (token.expiresAt !== null && token.expiresAt.getTime() <= now) return false;
+    return idleMs === null || token.lastUsedAt.getTime() + idleMs > now;
   }
 
   /**
@@ -660,10 +666,7 @@ export class MultiTokenRepository<User = DefaultUser>
       const [id] = normaliseStrings([reply[i]], 'EVALSHA list');
       if (id === undefined) throw badReply('EVALSHA list');
       const token = readRecord(id, normaliseHash(reply[i + 1]));
-      const idle = this.settings.idleMs;
-      if (token.expiresAt !== null && token.expiresAt.getTime() <= now) continue;
-      if (idle !== null && token.lastUsedAt.getTime() + idle <= now) continue;
-      list.push({ ...token, current: currentIds.includes(id) });
+      if (this.isLive(token, now)) list.push({ ...token, current: currentIds.includes(id) });
     }
     return list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1));
   }

@@ -53,7 +53,7 @@ function lua(name: string, body: string): LuaScript {
  */
 export const CREATE_TOKEN: LuaScript = lua('create', `
 local now = tonumber(ARGV[1])
-tidy_index(KEYS[1], now)
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
 local first = 1
 while true do
   local head = redis.call('ZRANGE', KEYS[1], 0, 0)

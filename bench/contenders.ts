@@ -6,7 +6,8 @@ import jwt from 'jsonwebtoken';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
 import { createClient, type RedisClientType } from 'redis';
-import type { DefaultUser, MultiTokenRepository } from '../src/repository.js';
+import type { DefaultUser } from '../src/options.js';
+import type { MultiTokenRepository } from '../src/repository.js';
 import type { RedisMultiTokenStrategy } from '../src/strategy.js';
 import { keys, pkg, token as tokenMath } from './package.js';
 
@@ -27,6 +28,8 @@ export interface Tokens {
   ours: string;
   /** The Redis key of our token's record, for the raw HGETALL contender. */
   oursRecordKey: string;
+  /** The field of our token in that hash. */
+  oursField: string;
   /** An opaque random token whose SHA-256 names a JSON user. */
   bearer: string;
   /** An HS256 JWT. */
@@ -151,7 +154,8 @@ export async function seedTokens(client: RedisClientType): Promise<Tokens> {
   await client.set(BEARER_PREFIX + sha256Hex(bearer), bearerRecord(USER_ID, Date.now()), { EX: TTL_SECONDS });
   return {
     ours: token.key,
-    oursRecordKey: keys.keySpace(KEY_PREFIX).tokenKey(tokenMath.routingTag(USER_ID), token.id),
+    oursRecordKey: keys.tagKey(KEY_PREFIX, tokenMath.routingTag(USER_ID)),
+    oursField: token.id,
     bearer,
     jwt: jwt.sign({ sub: USER_ID }, JWT_SECRET, { algorithm: 'HS256', expiresIn: TTL_SECONDS }),
   };

@@ -13,6 +13,7 @@ import {
 } from '../src/index.js';
 import { callsOf } from './support/commands.js';
 import { call, listen } from './support/http.js';
+import { hashKeyOf } from './support/layout.js';
 import { startRedisServer, uniquePrefix } from './support/redis-server.js';
 import { sharedRedis } from './support/shared-redis.js';
 
@@ -57,7 +58,7 @@ describe('device metadata and listTokens', () => {
       assert.equal('key' in entry, false);
       assert.ok(entry.createdAt instanceof Date && entry.lastUsedAt instanceof Date && entry.expiresAt instanceof Date);
     }
-    const byAuthInfo = await tokens.listTokens(ada, { current: { id: laptop.id, userId: 'ada' } });
+    const byAuthInfo = await tokens.listTokens(ada, { current: laptop });
     assert.deepEqual(byAuthInfo.map((t) => t.current), [true, false]);
   });
 
@@ -92,7 +93,9 @@ describe('revocation', () => {
     assert.equal(await tokens.expireOtherTokens(ada, current.key), 1, 'by key too');
     assert.equal(await tokens.authenticate(again.token.key), null);
     assert.notEqual(await tokens.authenticate(current.key), null);
-    await assert.rejects(tokens.expireOtherTokens(ada, { id: other.id, userId: 'grace' }), /^TypeError: current/);
+    await assert.rejects(tokens.expireOtherTokens(ada, other), /^TypeError: current belongs to another user/);
+    await assert.rejects(tokens.expireOtherTokens(ada, { id: current.id, userId: 'ada' }), /^TypeError: expireOtherTokens .*expireTokenById/);
+    assert.notEqual(await tokens.authenticate(current.key), null);
   });
 
   it('expireTokenById kills exactly one token, and only the user\'s own', async () => {
@@ -167,16 +170,17 @@ describe('expiry', () => {
     assert.equal(usual.expiresAt!.getTime() - usual.createdAt.getTime(), 3600 * 1000);
     assert.equal(short.expiresAt!.getTime() - short.createdAt.getTime(), 300);
     assert.equal(forever.expiresAt, null);
-    const [foreverKey] = (await shared.keysUnder(prefix)).filter((k) => k.endsWith(`:t:${forever.id}`));
-    assert.equal(await shared.client.pTTL(foreverKey!), -1, 'a token without ttl has no Redis expiry');
-    const [usualKey] = (await shared.keysUnder(prefix)).filter((k) => k.endsWith(`:t:${usual.id}`));
-    assert.ok((await shared.client.pTTL(usualKey!)) > 3500 * 1000);
+    const hash = hashKeyOf(prefix, ada.id);
+    assert.equal(await shared.client.pTTL(hash), -1, 'while a token without ttl lives, its hash has no Redis expiry');
 
     await sleep(400);
     assert.equal(await tokens.authenticate(short.key), null);
     assert.notEqual(await tokens.authenticate(forever.key), null);
     assert.notEqual(await tokens.authenticate(usual.key), null);
     assert.equal((await tokens.listTokens(ada)).length, 2);
+    assert.equal(await tokens.expireTokenById(ada, forever.id), true);
+    const left = await shared.client.pTTL(hash);
+    assert.ok(left > 3500 * 1000 && left <= 3600 * 1000, `the hash lives as long as its longest-lived token: ${left} ms`);
 
     const never = repository({ ttl: null }).tokens;
     assert.equal((await never.createToken(ada)).token.expiresAt, null);
@@ -193,9 +197,8 @@ describe('expiry', () => {
       assert.notEqual(await tokens.authenticate(busy.key), null, 'a token in use stays alive past idleTimeout');
     }
     assert.equal(await tokens.authenticate(idle.key), null);
-    const left = await shared.keysUnder(prefix);
-    assert.equal(left.some((k) => k.endsWith(`:t:${idle.id}`) || k.endsWith(':u:ada')), false, `left: ${left.join(', ')}`);
-    assert.ok(left.some((k) => k.endsWith(`:t:${busy.id}`)));
+    assert.equal(await shared.client.exists(hashKeyOf(prefix, ada.id)), 0, 'the idle user\'s hash expired by itself');
+    assert.deepEqual(await shared.client.hKeys(hashKeyOf(prefix, grace.id)), [busy.id]);
   });
 
   it('never lets idle use extend a token past its absolute ttl', async () => {
@@ -307,7 +310,7 @@ describe('secret rotation', () => {
   });
 });
 
-describe('the index', () => {
+describe('the hash of a routing tag', () => {
   it('holds only live ids after 10,000 create and expire cycles for one user', async () => {
     const { tokens, prefix } = repository();
     const keep = [];
@@ -316,18 +319,16 @@ describe('the index', () => {
       if (i % 2000 === 0) keep.push(token.id);
       else await tokens.expireToken(token);
     }
-    const [indexKey] = (await shared.keysUnder(prefix)).filter((k) => k.endsWith(':u:ada'));
-    assert.deepEqual((await shared.client.zRange(indexKey!, 0, -1)).sort(), keep.sort());
-    assert.equal((await shared.keysUnder(prefix)).length, keep.length + 1);
+    assert.deepEqual((await shared.client.hKeys(hashKeyOf(prefix, ada.id))).sort(), keep.sort());
+    assert.deepEqual(await shared.keysUnder(prefix), [hashKeyOf(prefix, ada.id)]);
   });
 
-  it('drops the entries of expired tokens on the next write', async () => {
+  it('drops the fields of expired tokens on the next write', async () => {
     const { tokens, prefix } = repository();
     await tokens.createToken(ada, { ttl: 0.1 });
     await tokens.createToken(ada, { ttl: 0.1 });
     await sleep(200);
     const live = (await tokens.createToken(ada)).token;
-    const [indexKey] = (await shared.keysUnder(prefix)).filter((k) => k.endsWith(':u:ada'));
-    assert.deepEqual(await shared.client.zRange(indexKey!, 0, -1), [live.id]);
+    assert.deepEqual(await shared.client.hKeys(hashKeyOf(prefix, ada.id)), [live.id]);
   });
 });

@@ -1,5 +1,6 @@
 import { MultiTokenError } from './errors.js';
-import { MultiTokenRepository, type DefaultUser, type MultiTokenRepositoryOptions } from './repository.js';
+import type { DefaultUser, MultiTokenRepositoryOptions } from './options.js';
+import { MultiTokenRepository } from './repository.js';
 
 /** The repository behind `MultiToken`, whose options can be set once before first use. */
 export class DefaultMultiTokenRepository<User = DefaultUser> extends MultiTokenRepository<User> {

@@ -4,22 +4,22 @@ export { MultiTokenRepository } from './repository.js';
 export { RedisMultiTokenStrategy } from './strategy.js';
 
 export type { MultiTokenErrorCode } from './errors.js';
-export type { RedisClientLike, RedisScriptOptions } from './redis.js';
+export type { RedisClientLike, RedisScriptOptions } from './client.js';
+export type { DefaultUser, MultiTokenRepositoryOptions } from './options.js';
 export type {
   AuthenticatedToken,
   AuthInfoLike,
   CreateTokenOptions,
-  DefaultUser,
   ExpireReason,
   IssuedToken,
   ListedToken,
   MultiTokenEvents,
-  MultiTokenRepositoryOptions,
   TokenAuthenticator,
   TokenCreatedEvent,
   TokenExpiredEvent,
   TokenInfo,
   TokenReference,
+  TokenTouchFailedEvent,
 } from './repository.js';
 export type {
   BearerRequest,

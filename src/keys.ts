@@ -1,29 +1,20 @@
-// Redis key layout. Every key of one user carries the same `{tag}`, so a user's keys share one
-// cluster slot and each user operation runs as one atomic script.
-
-/** Builds the Redis keys for one key prefix. */
-export interface KeySpace {
-  /** The HASH of one token: `<prefix>{<tag>}:t:<id>`. */
-  tokenKey(tag: string, id: string): string;
-  /** What every token key of this tag starts with; scripts append the id. */
-  tokenKeyPrefix(tag: string): string;
-  /** The sorted set of one user's token ids, scored by end of life: `<prefix>{<tag>}:u:<userId>`. */
-  indexKey(tag: string, userId: string): string;
-  /** What every index key of this tag starts with; scripts append the user id. */
-  indexKeyPrefix(tag: string): string;
-}
+// Redis key layout (v2): one HASH per routing tag, `<prefix>{<tag>}`. Every token of the users
+// whose ids map to that tag is a field of it, so every user operation is one script on one
+// declared key, atomic on Redis Cluster and behind proxies that refuse undeclared keys.
 
 /** Whether `prefix` can start every key: any string without a brace, which would move the hash tag. */
 export function isValidKeyPrefix(prefix: unknown): prefix is string {
   return typeof prefix === 'string' && !/[{}]/.test(prefix);
 }
 
-/** The key builders for `prefix`. */
-export function keySpace(prefix: string): KeySpace {
-  return {
-    tokenKey: (tag, id) => `${prefix}{${tag}}:t:${id}`,
-    tokenKeyPrefix: (tag) => `${prefix}{${tag}}:t:`,
-    indexKey: (tag, userId) => `${prefix}{${tag}}:u:${userId}`,
-    indexKeyPrefix: (tag) => `${prefix}{${tag}}:u:`,
-  };
+/** The HASH that holds every token of one routing tag: `<prefix>{<tag>}`. */
+export function tagKey(prefix: string, tag: string): string {
+  return `${prefix}{${tag}}`;
+}
+
+/** Whether `key` has the shape of a tag key under `prefix`, and its tag; for the admin tools. */
+export function tagOfKey(prefix: string, key: string): string | null {
+  if (!key.startsWith(prefix)) return null;
+  const match = /^\{([0-9A-Za-z]{6})\}$/.exec(key.slice(prefix.length));
+  return match === null ? null : match[1]!;
 }

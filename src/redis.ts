@@ -1,22 +1,6 @@
 import { MultiTokenStoreError } from './errors.js';
+import type { StoreClient } from './client.js';
 import type { LuaScript } from './scripts.js';
-
-/** The arguments of EVAL and EVALSHA, as node-redis takes them. */
-export interface RedisScriptOptions {
-  keys: string[];
-  arguments: string[];
-}
-
-/**
- * The part of a node-redis client the package uses. A standalone client, a cluster, a
- * sentinel client or a pool from node-redis 4.6, 5 or 6 all fit, whatever their RESP version
- * or type mapping.
- */
-export interface RedisClientLike {
-  hGetAll(key: string): Promise<unknown>;
-  evalSha(sha1: string, options: RedisScriptOptions): Promise<unknown>;
-  eval(script: string, options: RedisScriptOptions): Promise<unknown>;
-}
 
 /**
  * Rejects calls that outlive their deadline, with one coarse timer shared by every call in
@@ -98,60 +82,16 @@ export function badReply(command: string): MultiTokenStoreError {
   return new MultiTokenStoreError('ERR_MULTITOKEN_REPLY', `Unexpected reply to Redis ${command}`);
 }
 
-function text(value: unknown): string | undefined {
-  if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
-  if (typeof value === 'number' || typeof value === 'bigint') return String(value);
-  return undefined;
-}
-
-/**
- * Reads an HGETALL reply in any shape node-redis gives it: a plain object (RESP2, RESP3), a
- * Map, or a flat or paired array (type mappings), with string or Buffer values.
- */
-export function normaliseHash(reply: unknown): Record<string, string> {
-  const out: Record<string, string> = Object.create(null) as Record<string, string>;
-  const proto: unknown = reply !== null && typeof reply === 'object' ? Object.getPrototypeOf(reply) : undefined;
-  if (proto === Object.prototype || proto === null) {
-    // The common shape (RESP2 and RESP3 without a type mapping): a plain object of strings.
-    const record = reply as Record<string, unknown>;
-    for (const field in record) {
-      const value = record[field];
-      if (typeof value !== 'string') return normaliseHashSlow(reply, out);
-      out[field] = value;
-    }
-    return out;
-  }
-  return normaliseHashSlow(reply, out);
-}
-
-function normaliseHashSlow(reply: unknown, out: Record<string, string>): Record<string, string> {
-  const put = (field: unknown, value: unknown): void => {
-    const f = text(field);
-    const v = text(value);
-    if (f === undefined || v === undefined) throw badReply('HGETALL');
-    out[f] = v;
-  };
-  if (reply instanceof Map) {
-    for (const [field, value] of reply) put(field, value);
-  } else if (Array.isArray(reply)) {
-    if (reply.every((item) => Array.isArray(item) && item.length === 2)) {
-      for (const [field, value] of reply as [unknown, unknown][]) put(field, value);
-    } else {
-      if (reply.length % 2 !== 0) throw badReply('HGETALL');
-      for (let i = 0; i < reply.length; i += 2) put(reply[i], reply[i + 1]);
-    }
-  } else if (reply !== null && typeof reply === 'object' && !Buffer.isBuffer(reply)) {
-    for (const [field, value] of Object.entries(reply)) put(field, value);
-  } else {
-    throw badReply('HGETALL');
-  }
-  return out;
+/** Reads a bulk string reply (string or Buffer); null stays null. */
+export function normaliseString(reply: unknown, command: string): string | null {
+  if (typeof reply === 'string' || reply === null) return reply;
+  if (Buffer.isBuffer(reply)) return reply.toString('utf8');
+  throw badReply(command);
 }
 
 /** Reads an integer reply (number, bigint or numeric string). */
 export function normaliseInteger(reply: unknown, command: string): number {
-  const value = typeof reply === 'number' ? reply : Number(text(reply));
+  const value = typeof reply === 'number' ? reply : Number(normaliseString(typeof reply === 'bigint' ? String(reply) : reply, command));
   if (!Number.isSafeInteger(value)) throw badReply(command);
   return value;
 }
@@ -160,8 +100,8 @@ export function normaliseInteger(reply: unknown, command: string): number {
 export function normaliseStrings(reply: unknown, command: string): string[] {
   if (!Array.isArray(reply)) throw badReply(command);
   return reply.map((item: unknown) => {
-    const value = text(item);
-    if (value === undefined) throw badReply(command);
+    const value = normaliseString(item, command);
+    if (value === null) throw badReply(command);
     return value;
   });
 }
@@ -172,20 +112,20 @@ function isNoScript(err: unknown): boolean {
 
 /**
  * Runs a script with EVALSHA, and with EVAL only when the server answers NOSCRIPT (a restart,
- * a failover, SCRIPT FLUSH). Every other error is final.
+ * a failover, SCRIPT FLUSH). Every other error is final. Both share the deadline `due`.
  */
 export async function runScript(
-  client: RedisClientLike,
+  client: StoreClient,
   deadline: CallDeadline,
   script: LuaScript,
-  options: RedisScriptOptions,
+  keys: string[],
+  args: string[],
+  due: number = deadline.start(),
 ): Promise<unknown> {
-  // The EVAL fallback shares the deadline of the EVALSHA it replaces: one timeout per call.
-  const due = deadline.start();
   try {
-    return await deadline.guard(() => client.evalSha(script.sha1, options), `EVALSHA ${script.name}`, due);
+    return await deadline.guard(() => client.evalSha(script.sha1, keys, args), `EVALSHA ${script.name}`, due);
   } catch (err) {
     if (!(err instanceof MultiTokenStoreError) || !isNoScript(err.cause)) throw err;
   }
-  return deadline.guard(() => client.eval(script.source, options), `EVAL ${script.name}`, due);
+  return deadline.guard(() => client.eval(script.source, keys, args), `EVAL ${script.name}`, due);
 }

@@ -1,64 +1,13 @@
 import { EventEmitter } from 'node:events';
+import { nodeRedisStore, type StoreClient } from './client.js';
 import { MultiTokenStoreError } from './errors.js';
-import { isValidKeyPrefix, keySpace, type KeySpace } from './keys.js';
-import {
-  CallDeadline,
-  badReply,
-  normaliseHash,
-  normaliseInteger,
-  normaliseStrings,
-  runScript,
-  type RedisClientLike,
-} from './redis.js';
-import {
-  CREATE_TOKEN,
-  EXPIRE_TOKEN,
-  EXPIRE_USER_TOKENS,
-  LIST_TOKENS,
-  NO_EXPIRY_SCORE,
-  TOUCH_TOKEN,
-  type LuaScript,
-} from './scripts.js';
+import { tagKey } from './keys.js';
+import { isRedisUrl, positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
+import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail, type StoredRecord } from './record.js';
+import { CallDeadline, badReply, normaliseInteger, normaliseString, normaliseStrings, runScript } from './redis.js';
+import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
 import { readScopes } from './scope.js';
-import { generateToken, isValidTokenPrefix, parseToken, routingTag, tokenId } from './token.js';
-
-/** The user type of the default `findUser`: an object with the id only. */
-export interface DefaultUser {
-  id: string;
-}
-
-/** Options of {@link MultiTokenRepository}. Every one is optional. */
-export interface MultiTokenRepositoryOptions<User = DefaultUser> {
-  /**
-   * A connected node-redis client (standalone, cluster, sentinel or pool; node-redis 4.6, 5 or
-   * 6), or a URL. Default: `REDIS_URL`, else `redis://127.0.0.1:6379`, opened on first use.
-   */
-  redis?: RedisClientLike | string;
-  /** Prefix of every Redis key. Must not contain `{` or `}`. Default `'rmt:'`. */
-  keyPrefix?: string;
-  /** What tokens start with, before `_`. A letter, then up to 15 letters or digits. Default `'rmt'`. */
-  tokenPrefix?: string;
-  /** The id of a user, as a non-empty string. Default: `String(user.id)`. */
-  userId?: (user: User) => string | number;
-  /** The user of an id, or null (or undefined, or false) when the user is gone. Default: `(id) => ({ id })`. */
-  findUser?: (id: string) => User | null | undefined | Promise<User | null | undefined>;
-  /** Absolute lifetime of a token in seconds; `null` for none. Default 14 days (1209600). */
-  ttl?: number | null;
-  /** A token unused for this many seconds dies; `null` for none. Default `null`. */
-  idleTimeout?: number | null;
-  /** `lastUsedAt` is written at most once per this many seconds per token. Default 60. */
-  touchInterval?: number;
-  /** Most live tokens per user; a login beyond it evicts the nearest to their end. Default `null` (no cap). */
-  maxTokensPerUser?: number | null;
-  /**
-   * A pepper (16 bytes or more), or a list of them, newest first. With it, token digests are
-   * HMAC-SHA-256. New tokens use the first; tokens of the others keep working while listed.
-   * Default: none (plain SHA-256).
-   */
-  secret?: string | Buffer | readonly (string | Buffer)[];
-  /** Deadline in ms for each Redis call the library makes. Default 2000. */
-  timeout?: number;
-}
+import { generateToken, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
 
 /** What the package keeps about one token. It never holds the token itself. */
 export interface TokenInfo {
@@ -72,6 +21,7 @@ export interface TokenInfo {
   scopes: string[];
   /** Small string map stored with the token. */
   meta: Record<string, string>;
+  /** When the token was issued, on the Redis server's clock. */
   createdAt: Date;
   /** End of the token's absolute lifetime, or null for none. */
   expiresAt: Date | null;
@@ -83,6 +33,7 @@ export interface TokenInfo {
 export interface IssuedToken<User> extends TokenInfo {
   /** The bearer token to hand to the client. It is not stored anywhere. */
   key: string;
+  /** The user the token was issued to. */
   user: User;
 }
 
@@ -104,12 +55,16 @@ export interface CreateTokenOptions {
   meta?: Record<string, string>;
 }
 
-/** What `expireToken` and `expireOtherTokens` take: a key, a token, or `req.authInfo`. */
-export type TokenReference = string | { id: string; userId: string };
+/**
+ * What `expireToken` and `expireOtherTokens` take: a token string, or token info that the
+ * package produced (`req.authInfo`, the token from `createToken`, an entry of `listTokens`).
+ */
+export type TokenReference = string | TokenInfo;
 
 /**
  * What Passport types `req.authInfo` as. Accepted so `expireToken(req.authInfo)` compiles;
- * anything but a token reference is refused with a TypeError at run time.
+ * anything but a token string or token info the package produced is refused with a TypeError
+ * at run time.
  */
 export interface AuthInfoLike {
   readonly id?: unknown;
@@ -135,10 +90,19 @@ export interface TokenExpiredEvent {
   ids: string[];
 }
 
-/** The events a repository emits, for audit logs. */
+/** Payload of the `touchFailed` event: a verification succeeded, but recording its use did not. */
+export interface TokenTouchFailedEvent {
+  id: string;
+  userId: string;
+  /** Why the write failed; it never holds the token. */
+  error: MultiTokenStoreError;
+}
+
+/** The events a repository emits, for audit logs and metrics. */
 export type MultiTokenEvents = {
   created: [TokenCreatedEvent];
   expired: [TokenExpiredEvent];
+  touchFailed: [TokenTouchFailedEvent];
 };
 
 /** The result of a successful {@link MultiTokenRepository.authenticate}. */
@@ -155,33 +119,13 @@ export interface TokenAuthenticator<User> {
   isWellFormed(key: string): boolean;
 }
 
-const DAY = 86400;
-// Keeps every stored time a safe integer of milliseconds, far below the no-expiry index score.
-const MAX_SECONDS = 100 * 365 * DAY;
-const DEVICE_MAX = 256;
-const META_ENTRIES_MAX = 16;
-const META_KEY_MAX = 64;
-const META_VALUE_MAX = 256;
-const SECRET_MIN_BYTES = 16;
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\x00-\x1F\x7F]/;
 
-interface Settings<User> {
-  keys: KeySpace;
-  tokenPrefix: string;
-  userId: (user: User) => string | number;
-  findUser: (id: string) => User | null | undefined | Promise<User | null | undefined>;
-  ttlMs: number | null;
-  idleMs: number | null;
-  touchMs: number;
-  maxTokens: number | null;
-  secrets: (Buffer | null)[];
-  timeout: number;
-  redis: RedisClientLike | string | undefined;
-}
+// Token info objects the package handed out. `expireToken` takes these, never a look-alike
+// object built from request data, which could name someone else's token.
+const produced = new WeakSet();
 
-interface OwnedClient extends RedisClientLike {
+interface OwnedClient {
   readonly isReady?: boolean;
   on(event: 'error', listener: (err: unknown) => void): unknown;
   connect(): Promise<unknown>;
@@ -191,150 +135,24 @@ interface OwnedClient extends RedisClientLike {
   disconnect?(): Promise<unknown>;
 }
 
-function positiveSeconds(name: string, value: unknown, allowNull: boolean): number | null {
-  if (value === null && allowNull) return null;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0 || value > MAX_SECONDS) {
-    throw new TypeError(`${name} must be a positive number of seconds up to 100 years${allowNull ? ', or null' : ''}`);
-  }
-  return Math.round(value * 1000);
+/** Backoff of a connection the repository opens itself: quick, capped near half a second. */
+function reconnectDelay(retries: number): number {
+  return Math.min(25 * 2 ** retries, 400) + Math.floor(Math.random() * 100);
 }
 
-function readSecrets(value: unknown): (Buffer | null)[] {
-  if (value === undefined) return [null];
-  const list: unknown[] = Array.isArray(value) ? value : [value];
-  if (list.length === 0) throw new TypeError('secret must be a string, a Buffer, or a non-empty list of them');
-  return list.map((item) => {
-    const secret = typeof item === 'string' ? Buffer.from(item, 'utf8') : item;
-    if (!Buffer.isBuffer(secret) || secret.length < SECRET_MIN_BYTES) {
-      throw new TypeError(`secret must be a string or Buffer of at least ${SECRET_MIN_BYTES} bytes`);
-    }
-    return secret;
-  });
-}
-
-function isRedisUrl(value: string): boolean {
-  try {
-    return ['redis:', 'rediss:'].includes(new URL(value).protocol);
-  } catch {
-    return false;
-  }
-}
-
-function isClient(value: unknown): value is RedisClientLike {
-  if (value === null || typeof value !== 'object') return false;
-  const client = value as Record<string, unknown>;
-  return typeof client.hGetAll === 'function' && typeof client.evalSha === 'function' && typeof client.eval === 'function';
-}
-
-function readSettings<User>(options: MultiTokenRepositoryOptions<User> | undefined): Settings<User> {
-  if (options !== undefined && (options === null || typeof options !== 'object')) {
-    throw new TypeError('MultiTokenRepository options must be an object');
-  }
-  const o = options ?? {};
-  const keyPrefix = o.keyPrefix ?? 'rmt:';
-  if (!isValidKeyPrefix(keyPrefix)) throw new TypeError('keyPrefix must be a string without { or }');
-  const tokenPrefix = o.tokenPrefix ?? 'rmt';
-  if (!isValidTokenPrefix(tokenPrefix)) {
-    throw new TypeError('tokenPrefix must be a letter followed by up to 15 letters or digits');
-  }
-  if (o.userId !== undefined && typeof o.userId !== 'function') throw new TypeError('userId must be a function');
-  if (o.findUser !== undefined && typeof o.findUser !== 'function') throw new TypeError('findUser must be a function');
-  const ttlMs = positiveSeconds('ttl', o.ttl === undefined ? 14 * DAY : o.ttl, true);
-  const idleMs = positiveSeconds('idleTimeout', o.idleTimeout ?? null, true);
-  const touchSeconds = o.touchInterval ?? 60;
-  if (typeof touchSeconds !== 'number' || !Number.isFinite(touchSeconds) || touchSeconds < 0) {
-    throw new TypeError('touchInterval must be a number of seconds, 0 or more');
-  }
-  const touchMs = Math.round(touchSeconds * 1000);
-  if (idleMs !== null && touchMs >= idleMs) throw new TypeError('touchInterval must be shorter than idleTimeout');
-  const maxTokens = o.maxTokensPerUser ?? null;
-  if (maxTokens !== null && (!Number.isSafeInteger(maxTokens) || maxTokens < 1)) {
-    throw new TypeError('maxTokensPerUser must be a positive integer or null');
-  }
-  const timeout = o.timeout ?? 2000;
-  if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
-    throw new TypeError('timeout must be a positive number of milliseconds');
-  }
-  if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isClient(o.redis))) {
-    throw new TypeError('redis must be a node-redis client or a redis:// or rediss:// URL');
-  }
-  return {
-    keys: keySpace(keyPrefix),
-    tokenPrefix,
-    userId: o.userId ?? ((user: User) => (user as { id?: string | number } | null)?.id ?? ''),
-    findUser: o.findUser ?? ((id: string) => ({ id }) as User),
-    ttlMs,
-    idleMs,
-    touchMs,
-    maxTokens,
-    secrets: readSecrets(o.secret),
-    timeout,
-    redis: o.redis,
-  };
-}
-
-function readDevice(value: unknown): string | null {
-  if (value === undefined || value === null) return null;
-  if (typeof value !== 'string') throw new TypeError('device must be a string');
-  if (CONTROL_CHARS.test(value)) throw new TypeError('device must not contain control characters');
-  const device = value.slice(0, DEVICE_MAX);
-  return device === '' ? null : device;
-}
-
-function readMeta(value: unknown): Record<string, string> {
-  if (value === undefined || value === null) return {};
-  if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('meta must be an object of strings');
-  const entries = Object.entries(value);
-  if (entries.length > META_ENTRIES_MAX) throw new TypeError(`meta holds at most ${META_ENTRIES_MAX} entries`);
-  const meta: Record<string, string> = {};
-  for (const [key, item] of entries) {
-    if (key === '__proto__') throw new TypeError('meta must not have a __proto__ key');
-    if (key.length > META_KEY_MAX || typeof item !== 'string' || item.length > META_VALUE_MAX) {
-      throw new TypeError(`meta keys are at most ${META_KEY_MAX} and values at most ${META_VALUE_MAX} characters, all strings`);
-    }
-    meta[key] = item;
-  }
-  return meta;
-}
-
-function readTime(fields: Record<string, string>, name: string): number | null {
-  const raw = fields[name];
-  if (raw === undefined) return null;
-  const value = Number(raw);
-  if (!Number.isSafeInteger(value)) throw badReply('HGETALL');
-  return value;
-}
-
-/** Reads a stored token record; a record the package did not write is a bad reply. */
-function readRecord(id: string, fields: Record<string, string>): TokenInfo {
-  const userId = fields.u;
-  const createdAt = readTime(fields, 'c');
-  if (userId === undefined || userId === '' || createdAt === null) throw badReply('HGETALL');
-  const expiresAt = readTime(fields, 'e');
-  let meta: Record<string, string> = {};
-  if (fields.m !== undefined) {
-    try {
-      meta = readMeta(JSON.parse(fields.m));
-    } catch {
-      throw badReply('HGETALL');
-    }
-  }
-  return {
+function tokenInfo(id: string, record: StoredRecord): TokenInfo {
+  const info: TokenInfo = {
     id,
-    userId,
-    device: fields.d ?? null,
-    scopes: fields.s === undefined || fields.s === '' ? ['*'] : fields.s.split(' '),
-    meta,
-    createdAt: new Date(createdAt),
-    expiresAt: expiresAt === null ? null : new Date(expiresAt),
-    lastUsedAt: new Date(readTime(fields, 'l') ?? createdAt),
+    userId: record.userId,
+    device: record.device,
+    scopes: record.scopes,
+    meta: record.meta,
+    createdAt: new Date(record.createdAt),
+    expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
+    lastUsedAt: new Date(record.lastUsedAt ?? record.createdAt),
   };
-}
-
-function isReference(value: unknown): value is { id: string; userId: string } {
-  if (value === null || typeof value !== 'object') return false;
-  const ref = value as Record<string, unknown>;
-  return typeof ref.id === 'string' && typeof ref.userId === 'string';
+  produced.add(info);
+  return info;
 }
 
 /**
@@ -356,84 +174,90 @@ export class MultiTokenRepository<User = DefaultUser>
   protected settings: Settings<User>;
   /** The deadline keeper of this repository's Redis calls. */
   protected deadline: CallDeadline;
-  private client: RedisClientLike | undefined;
+  private store: StoreClient | undefined;
   private ownedClient: OwnedClient | undefined;
-  private opening: Promise<RedisClientLike> | undefined;
+  private opening: Promise<StoreClient> | undefined;
   /** Whether this repository has served a call yet; options are fixed from then on. */
   protected started = false;
   private closed = false;
+  // The last token isWellFormed parsed: the strategy asks that, then authenticates the same
+  // token in the same tick, so the parse and checksum run once per request.
+  private lastParsed: ParsedToken | null = null;
+  // Tokens whose touch is in flight: one touch per token at a time in this process.
+  private readonly touching = new Set<string>();
 
   constructor(options?: MultiTokenRepositoryOptions<User>) {
     super();
     this.settings = readSettings(options);
     this.deadline = new CallDeadline(this.settings.timeout);
-    if (typeof this.settings.redis === 'object') this.client = this.settings.redis;
+    this.store = typeof this.settings.redis === 'object' ? nodeRedisStore(this.settings.redis) : undefined;
   }
 
   /** Replaces the options; only for a repository that has not started. */
   protected reconfigure(options: MultiTokenRepositoryOptions<User> | undefined): void {
     this.settings = readSettings(options);
     this.deadline = new CallDeadline(this.settings.timeout);
-    this.client = typeof this.settings.redis === 'object' ? this.settings.redis : undefined;
+    this.store = typeof this.settings.redis === 'object' ? nodeRedisStore(this.settings.redis) : undefined;
   }
 
-  private connection(): Promise<RedisClientLike> {
+  private connection(): Promise<StoreClient> {
     this.started = true;
     if (this.closed) {
       return Promise.reject(new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The token repository is closed'));
     }
-    if (this.client !== undefined) return Promise.resolve(this.client);
+    if (this.store !== undefined) return Promise.resolve(this.store);
     this.opening ??= this.open();
     return this.opening;
   }
 
-  private async open(): Promise<RedisClientLike> {
+  private async open(): Promise<StoreClient> {
     const url = typeof this.settings.redis === 'string'
       ? this.settings.redis
       : process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
     if (!isRedisUrl(url)) {
       throw new TypeError(`${typeof this.settings.redis === 'string' ? 'redis' : 'REDIS_URL'} must be a redis:// or rediss:// URL`);
     }
-    let createClient: (options: { url: string }) => unknown;
+    let createClient: (options: { url: string; socket: { reconnectStrategy: (retries: number) => number } }) => unknown;
     try {
       ({ createClient } = await import('redis'));
     } catch (err) {
       throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The redis package is not installed', { cause: err });
     }
     if (this.closed) throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The token repository is closed');
-    const client = createClient({ url }) as OwnedClient;
+    const client = createClient({ url, socket: { reconnectStrategy: reconnectDelay } }) as OwnedClient;
     // node-redis reports every failed reconnect as an 'error' event, and an unheard 'error'
     // would end the process. The calls that fail report it instead.
     client.on('error', () => {});
     // Commands queue until the connection is up; each one is still bound by the deadline.
     client.connect().catch(() => {});
     this.ownedClient = client;
-    this.client = client;
-    return client;
+    this.store = nodeRedisStore(client as unknown as Parameters<typeof nodeRedisStore>[0]);
+    return this.store;
   }
 
-  private tagOf(user: User): { userId: string; tag: string } {
+  private userOf(user: User): { userId: string; key: string } {
     let raw: unknown;
     try {
       raw = this.settings.userId(user);
     } catch (err) {
       throw new TypeError('userId(user) threw; pass a user with an id', { cause: err });
     }
-    if ((typeof raw !== 'string' && typeof raw !== 'number') || String(raw) === '') {
-      throw new TypeError('userId(user) gave no id: the user needs a non-empty id (string or number)');
+    if ((typeof raw !== 'string' && typeof raw !== 'number') || !isStorableUserId(String(raw))) {
+      throw new TypeError('userId(user) gave no usable id: the user needs a non-empty id (string or number) without control characters');
     }
     const userId = String(raw);
-    return { userId, tag: routingTag(userId) };
+    return { userId, key: tagKey(this.settings.keyPrefix, routingTag(userId)) };
   }
 
-  private script(script: LuaScript, keys: string[], args: string[]): Promise<unknown> {
-    return this.connection().then((client) => runScript(client, this.deadline, script, { keys, arguments: args }));
+  private script(script: LuaScript, key: string, args: string[]): Promise<unknown> {
+    return this.connection().then((store) => runScript(store, this.deadline, script, [key], args));
   }
 
-  private lifetimeScore(now: number, ttlMs: number | null): number {
-    const idle = this.settings.idleMs;
-    const end = Math.min(ttlMs === null ? Infinity : now + ttlMs, idle === null ? Infinity : now + idle);
-    return end === Infinity ? NO_EXPIRY_SCORE + now : end;
+  private parse(key: string): ParsedToken | null {
+    const last = this.lastParsed;
+    this.lastParsed = null;
+    if (last !== null && last.key === key) return last;
+    return parseToken(key, this.settings.tokenPrefix);
   }
 
   /**
@@ -446,32 +270,27 @@ export class MultiTokenRepository<User = DefaultUser>
    * ```
    */
   async createToken(user: User, options: CreateTokenOptions = {}): Promise<{ token: IssuedToken<User>; first: boolean }> {
-    const { userId, tag } = this.tagOf(user);
+    const { userId, key: hashKey } = this.userOf(user);
     const device = readDevice(options.device);
     const scopes = options.scopes === undefined ? ['*'] : readScopes('scopes', options.scopes);
     const meta = readMeta(options.meta);
     const ttlMs = options.ttl === undefined ? this.settings.ttlMs : positiveSeconds('ttl', options.ttl, true);
-    const { keys, secrets, maxTokens, tokenPrefix } = this.settings;
+    const { secrets, maxTokens, tokenPrefix, idleMs } = this.settings;
 
-    const now = Date.now();
-    const key = generateToken(tokenPrefix, tag);
+    const key = generateToken(tokenPrefix, routingTag(userId));
     const id = tokenId(key, secrets[0] ?? null);
-    const expiresAt = ttlMs === null ? null : now + ttlMs;
-    // `l` (last used) is written by the first touch; until then it reads as `c`.
-    const fields = ['u', userId, 'c', String(now)];
-    if (expiresAt !== null) fields.push('e', String(expiresAt));
-    if (device !== null) fields.push('d', device);
-    if (scopes.length !== 1 || scopes[0] !== '*') fields.push('s', scopes.join(' '));
-    if (Object.keys(meta).length > 0) fields.push('m', JSON.stringify(meta));
-
-    const reply = await this.script(
-      CREATE_TOKEN,
-      [keys.indexKey(tag, userId), keys.tokenKey(tag, id)],
-      [String(now), id, keys.tokenKeyPrefix(tag), String(this.lifetimeScore(now, ttlMs)), String(maxTokens ?? 0), ...fields],
-    );
-    if (!Array.isArray(reply) || reply.length === 0) throw badReply('EVALSHA create');
-    const first = normaliseInteger(reply[0], 'EVALSHA create') === 1;
-    const evicted = normaliseStrings(reply.slice(1), 'EVALSHA create');
+    const reply = await this.script(CREATE_TOKEN, hashKey, [
+      id,
+      userId,
+      ttlMs === null ? '' : String(ttlMs),
+      String(idleMs ?? 0),
+      String(maxTokens ?? 0),
+      recordTail(scopes, device, meta),
+    ]);
+    if (!Array.isArray(reply) || reply.length < 2) throw badReply('EVALSHA create');
+    const now = normaliseInteger(reply[0], 'EVALSHA create');
+    const first = normaliseInteger(reply[1], 'EVALSHA create') === 1;
+    const evicted = normaliseStrings(reply.slice(2), 'EVALSHA create');
 
     const token: IssuedToken<User> = {
       key,
@@ -482,9 +301,10 @@ export class MultiTokenRepository<User = DefaultUser>
       scopes,
       meta,
       createdAt: new Date(now),
-      expiresAt: expiresAt === null ? null : new Date(expiresAt),
+      expiresAt: ttlMs === null ? null : new Date(now + ttlMs),
       lastUsedAt: new Date(now),
     };
+    produced.add(token);
     if (evicted.length > 0) this.emit('expired', { reason: 'evicted', userId, ids: evicted });
     this.emit('created', { id, userId, device, first });
     return { token, first };
@@ -492,50 +312,81 @@ export class MultiTokenRepository<User = DefaultUser>
 
   /** Whether `key` has the shape and checksum of a token of this repository; no I/O. */
   isWellFormed(key: string): boolean {
-    return parseToken(key, this.settings.tokenPrefix) !== null;
+    this.lastParsed = parseToken(key, this.settings.tokenPrefix);
+    return this.lastParsed !== null;
   }
 
   /**
-   * The user and token info of a live token, or null: one HGETALL, checks in process, and a
-   * `lastUsedAt` write at most once per `touchInterval`. A malformed token costs no I/O.
-   * Rejects with {@link MultiTokenStoreError} when Redis cannot answer.
+   * The user and token info of a live token, or null: one HGET (one HMGET with several
+   * peppers), checks in process, and a `lastUsedAt` write at most once per `touchInterval`.
+   * The whole call shares one deadline. A malformed token costs no I/O.
+   * Rejects with {@link MultiTokenStoreError} when Redis cannot answer the read.
    */
   async authenticate(key: string): Promise<AuthenticatedToken<User> | null> {
-    const { keys, tokenPrefix, secrets, idleMs, touchMs } = this.settings;
-    const parsed = parseToken(key, tokenPrefix);
+    const parsed = this.parse(key);
     if (parsed === null) return null;
-    // The usual case, a client at hand, skips a promise per verification.
-    const client = this.client !== undefined && !this.closed ? this.client : await this.connection();
+    const { keyPrefix, secrets, idleMs, touchMs, clock } = this.settings;
+    // The usual case, a store at hand, skips a promise per verification.
+    const store = this.store !== undefined && !this.closed ? this.store : await this.connection();
     this.started = true;
-    for (const secret of secrets) {
-      const id = tokenId(parsed.key, secret);
-      const tokenKey = keys.tokenKey(parsed.tag, id);
-      const fields = normaliseHash(await this.deadline.guard(() => client.hGetAll(tokenKey), 'HGETALL'));
-      if (fields.u === undefined) continue;
-      const token = readRecord(id, fields);
-      const now = Date.now();
-      if (!this.isLive(token, now)) return null;
-      const lastUsed = token.lastUsedAt.getTime();
-      const found = this.settings.findUser(token.userId);
-      const user = found instanceof Promise ? await found : found;
-      if (user === null || user === undefined || (user as unknown) === false) return null;
-      if (now - lastUsed >= touchMs) {
-        const wrote = await runScript(client, this.deadline, TOUCH_TOKEN, {
-          keys: [tokenKey, keys.indexKey(parsed.tag, token.userId)],
-          arguments: [String(now), String(touchMs), String(idleMs ?? 0), id],
-        });
-        if (normaliseInteger(wrote, 'EVALSHA touch') === 1) token.lastUsedAt = new Date(now);
-      }
-      return { user, token };
+    const due = this.deadline.start();
+    const hashKey = tagKey(keyPrefix, parsed.tag);
+    let id: string;
+    let stored: string | null;
+    if (secrets.length === 1) {
+      id = tokenId(parsed.key, secrets[0]!);
+      stored = normaliseString(await this.deadline.guard(() => store.hGet(hashKey, id), 'HGET', due), 'HGET');
+    } else {
+      // Every pepper's id is a field of the same hash: one command, however many are listed.
+      const ids = secrets.map((secret) => tokenId(parsed.key, secret));
+      const reply = await this.deadline.guard(() => store.hmGet(hashKey, ids), 'HMGET', due);
+      if (!Array.isArray(reply) || reply.length !== ids.length) throw badReply('HMGET');
+      const at = reply.findIndex((value) => normaliseString(value, 'HMGET') !== null);
+      if (at === -1) return null;
+      id = ids[at]!;
+      stored = normaliseString(reply[at], 'HMGET');
     }
-    return null;
+    if (stored === null) return null;
+    const record = decodeRecord(stored, 'HGET');
+    const now = clock();
+    if (endOfLife(record, idleMs) <= now) return null;
+    const found = this.settings.findUser(record.userId);
+    const user = found instanceof Promise ? await found : found;
+    if (user === null || user === undefined || (user as unknown) === false) return null;
+    const token = tokenInfo(id, record);
+    if (now - token.lastUsedAt.getTime() >= touchMs) {
+      const touch = this.touch(store, hashKey, token, due);
+      // With an idle timeout the touch is what keeps the token alive, so the answer waits for
+      // it (within the same deadline); without one, it is bookkeeping and runs on its own.
+      if (idleMs !== null) await touch;
+    }
+    return { user, token };
   }
 
-  /** Whether a stored token is within its absolute and idle lifetimes; Redis expiry agrees, give or take clocks. */
-  private isLive(token: TokenInfo, now: number): boolean {
-    const { idleMs } = this.settings;
-    if (token.expiresAt !== null && token.expiresAt.getTime() <= now) return false;
-    return idleMs === null || token.lastUsedAt.getTime() + idleMs > now;
+  /** Records a use of `token`; never rejects. A failure is reported as a `touchFailed` event. */
+  private touch(store: StoreClient, hashKey: string, token: TokenInfo, due: number): Promise<void> {
+    const flight = `${hashKey} ${token.id}`;
+    if (this.touching.has(flight)) return Promise.resolve();
+    this.touching.add(flight);
+    const { touchMs, idleMs } = this.settings;
+    return runScript(store, this.deadline, TOUCH_TOKEN, [hashKey], [token.id, String(touchMs), String(idleMs ?? 0)], due).then(
+      (reply) => {
+        this.touching.delete(flight);
+        const at = normaliseInteger(reply, 'EVALSHA touch');
+        if (at > 0) token.lastUsedAt = new Date(at);
+      },
+      (err: unknown) => {
+        this.touching.delete(flight);
+        const error = err instanceof MultiTokenStoreError ? err : new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'Redis touch failed', { cause: err });
+        this.emit('touchFailed', { id: token.id, userId: token.userId, error });
+      },
+    ).catch((err: unknown) => {
+      // A bad reply, or a listener that threw: surface it as the listener's own error would be.
+      this.touching.delete(flight);
+      process.nextTick(() => {
+        throw err;
+      });
+    });
   }
 
   /**
@@ -552,7 +403,8 @@ export class MultiTokenRepository<User = DefaultUser>
 
   /**
    * Revokes one token: by its key, by the token `createToken` returned, or by `req.authInfo`.
-   * Returns true when a live token was removed.
+   * A look-alike object is a TypeError: to revoke by id, use `expireTokenById(user, id)`,
+   * which checks the owner. Returns true when a live token was removed.
    *
    * @example
    * ```ts
@@ -563,18 +415,26 @@ export class MultiTokenRepository<User = DefaultUser>
    * ```
    */
   async expireToken(keyOrToken: TokenReference | AuthInfoLike | undefined): Promise<boolean> {
-    const { tokenPrefix, secrets } = this.settings;
+    const { tokenPrefix, secrets, keyPrefix } = this.settings;
     if (typeof keyOrToken === 'string') {
       const parsed = parseToken(keyOrToken, tokenPrefix);
       if (parsed === null) return false;
       const ids = secrets.map((secret) => tokenId(parsed.key, secret));
-      return this.expireOne(parsed.tag, ids, '', 'logout');
+      return this.expireOne(tagKey(keyPrefix, parsed.tag), ids, '', 'logout');
     }
-    if (!isReference(keyOrToken)) {
-      throw new TypeError('expireToken takes a token string, a token from createToken, or req.authInfo');
+    const token = this.producedToken(keyOrToken, 'expireToken');
+    if (!ID_PATTERN.test(token.id)) return false;
+    return this.expireOne(tagKey(keyPrefix, routingTag(token.userId)), [token.id], token.userId, 'logout');
+  }
+
+  private producedToken(value: unknown, call: string): TokenInfo {
+    if (value === null || typeof value !== 'object' || !produced.has(value)) {
+      throw new TypeError(
+        `${call} takes a token string, or token info this package produced (req.authInfo, a token from createToken); ` +
+          'to revoke a token by its id, use expireTokenById(user, id)',
+      );
     }
-    if (!ID_PATTERN.test(keyOrToken.id)) return false;
-    return this.expireOne(routingTag(keyOrToken.userId), [keyOrToken.id], keyOrToken.userId, 'logout');
+    return value as TokenInfo;
   }
 
   /**
@@ -582,23 +442,18 @@ export class MultiTokenRepository<User = DefaultUser>
    * a live token was removed.
    */
   async expireTokenById(user: User, id: string): Promise<boolean> {
-    const { userId, tag } = this.tagOf(user);
+    const { userId, key } = this.userOf(user);
     if (typeof id !== 'string' || !ID_PATTERN.test(id)) return false;
-    return this.expireOne(tag, [id], userId, 'revoked');
+    return this.expireOne(key, [id], userId, 'revoked');
   }
 
-  private async expireOne(tag: string, ids: string[], userId: string, reason: ExpireReason): Promise<boolean> {
-    const { keys } = this.settings;
-    const reply = await this.script(
-      EXPIRE_TOKEN,
-      ids.map((id) => keys.tokenKey(tag, id)),
-      [keys.indexKeyPrefix(tag), userId, String(Date.now()), ...ids],
-    );
-    const removed = normaliseStrings(reply, 'EVALSHA expire');
-    if (removed.length === 0) return false;
-    const [position, owner] = removed;
-    const id = ids[Number(position) - 1];
-    if (removed.length !== 2 || id === undefined || owner === undefined) throw badReply('EVALSHA expire');
+  private async expireOne(hashKey: string, ids: string[], userId: string, reason: ExpireReason): Promise<boolean> {
+    const reply = await this.script(EXPIRE_TOKEN, hashKey, [userId, String(this.settings.idleMs ?? 0), ...ids]);
+    if (!Array.isArray(reply) || (reply.length !== 0 && reply.length !== 2)) throw badReply('EVALSHA expire');
+    if (reply.length === 0) return false;
+    const id = ids[normaliseInteger(reply[0], 'EVALSHA expire') - 1];
+    const owner = normaliseString(reply[1], 'EVALSHA expire');
+    if (id === undefined || owner === null) throw badReply('EVALSHA expire');
     this.emit('expired', { reason, userId: owner, ids: [id] });
     return true;
   }
@@ -612,8 +467,8 @@ export class MultiTokenRepository<User = DefaultUser>
    * ```
    */
   async expireAllTokens(user: User): Promise<number> {
-    const { userId, tag } = this.tagOf(user);
-    return this.expireUserTokens(userId, tag, [], 'logout-all');
+    const { userId, key } = this.userOf(user);
+    return this.expireUserTokens(userId, key, [], 'logout-all');
   }
 
   /**
@@ -621,30 +476,23 @@ export class MultiTokenRepository<User = DefaultUser>
    * key, a token, or `req.authInfo`. Returns how many were removed.
    */
   async expireOtherTokens(user: User, current: TokenReference | AuthInfoLike | undefined): Promise<number> {
-    const { userId, tag } = this.tagOf(user);
-    return this.expireUserTokens(userId, tag, this.idsOf(current, userId), 'logout-others');
+    const { userId, key } = this.userOf(user);
+    return this.expireUserTokens(userId, key, this.idsOf(current, userId, 'expireOtherTokens'), 'logout-others');
   }
 
-  private idsOf(current: TokenReference | AuthInfoLike | undefined, userId: string): string[] {
+  private idsOf(current: TokenReference | AuthInfoLike | undefined, userId: string, call: string): string[] {
     if (typeof current === 'string') {
       const parsed = parseToken(current, this.settings.tokenPrefix);
       if (parsed === null) throw new TypeError('current is not a well-formed token');
       return this.settings.secrets.map((secret) => tokenId(parsed.key, secret));
     }
-    if (!isReference(current)) {
-      throw new TypeError('current must be a token string, a token from createToken, or req.authInfo');
-    }
-    if (current.userId !== userId) throw new TypeError('current belongs to another user');
-    return [current.id];
+    const token = this.producedToken(current, call);
+    if (token.userId !== userId) throw new TypeError('current belongs to another user');
+    return [token.id];
   }
 
-  private async expireUserTokens(userId: string, tag: string, keep: string[], reason: ExpireReason): Promise<number> {
-    const { keys } = this.settings;
-    const reply = await this.script(
-      EXPIRE_USER_TOKENS,
-      [keys.indexKey(tag, userId)],
-      [keys.tokenKeyPrefix(tag), String(Date.now()), ...keep],
-    );
+  private async expireUserTokens(userId: string, hashKey: string, keep: string[], reason: ExpireReason): Promise<number> {
+    const reply = await this.script(EXPIRE_USER_TOKENS, hashKey, [userId, String(this.settings.idleMs ?? 0), ...keep]);
     const ids = normaliseStrings(reply, 'EVALSHA expire-user');
     if (ids.length > 0) this.emit('expired', { reason, userId, ids });
     return ids.length;
@@ -655,18 +503,18 @@ export class MultiTokenRepository<User = DefaultUser>
    * or `req.authInfo`) to have its entry marked `current`.
    */
   async listTokens(user: User, options: { current?: TokenReference | AuthInfoLike | undefined } = {}): Promise<ListedToken[]> {
-    const { userId, tag } = this.tagOf(user);
-    const { keys } = this.settings;
-    const currentIds = options.current === undefined ? [] : this.idsOf(options.current, userId);
-    const now = Date.now();
-    const reply = await this.script(LIST_TOKENS, [keys.indexKey(tag, userId)], [keys.tokenKeyPrefix(tag), String(now)]);
-    if (!Array.isArray(reply) || reply.length % 2 !== 0) throw badReply('EVALSHA list');
+    const { userId, key } = this.userOf(user);
+    const currentIds = options.current === undefined ? [] : this.idsOf(options.current, userId, 'listTokens');
+    const reply = await this.script(LIST_TOKENS, key, [userId, String(this.settings.idleMs ?? 0)]);
+    if (!Array.isArray(reply) || reply.length % 2 !== 1) throw badReply('EVALSHA list');
     const list: ListedToken[] = [];
-    for (let i = 0; i < reply.length; i += 2) {
-      const [id] = normaliseStrings([reply[i]], 'EVALSHA list');
-      if (id === undefined) throw badReply('EVALSHA list');
-      const token = readRecord(id, normaliseHash(reply[i + 1]));
-      if (this.isLive(token, now)) list.push({ ...token, current: currentIds.includes(id) });
+    for (let i = 1; i < reply.length; i += 2) {
+      const id = normaliseString(reply[i], 'EVALSHA list');
+      const value = normaliseString(reply[i + 1], 'EVALSHA list');
+      if (id === null || value === null) throw badReply('EVALSHA list');
+      const entry: ListedToken = { ...tokenInfo(id, decodeRecord(value, 'EVALSHA list')), current: currentIds.includes(id) };
+      produced.add(entry);
+      list.push(entry);
     }
     return list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1));
   }

@@ -25,6 +25,24 @@ export interface StoreClient {
   hmGet(key: string, fields: string[]): Promise<unknown>;
   evalSha(sha1: string, keys: string[], args: string[]): Promise<unknown>;
   eval(source: string, keys: string[], args: string[]): Promise<unknown>;
+  /**
+   * Runs a script on the connection that serves `keys[0]`, followed on that same connection
+   * by `WAIT replicas waitMs`; resolves with both replies.
+   */
+  scriptThenWait(
+    script: { sha1: string; source: string },
+    useEval: boolean,
+    keys: string[],
+    args: string[],
+    replicas: number,
+    waitMs: number,
+  ): Promise<[unknown, unknown]>;
+  /** A command without keys (PING, INFO), sent where `routeKey`'s commands go. */
+  command(args: string[], routeKey: string): Promise<unknown>;
+  /** Whether the client serves reads from a client-side cache. */
+  readonly caching: boolean;
+  /** What kind of client this is, for the checks that depend on it. */
+  readonly kind: 'client' | 'pool' | 'cluster' | 'sentinel';
 }
 
 /** Whether `value` has the methods of a node-redis client that the package calls. */
@@ -34,8 +52,33 @@ export function isNodeRedisClient(value: unknown): value is RedisClientLike {
   return ['hGet', 'hmGet', 'evalSha', 'eval'].every((name) => typeof client[name] === 'function');
 }
 
-interface WithCommandOptions {
-  withCommandOptions(options: { timeout: number }): unknown;
+type Call = (...args: unknown[]) => Promise<unknown>;
+
+// The raw shapes of node-redis clients' command senders, which differ by kind.
+interface RawClient {
+  hGet: Call;
+  hmGet: Call;
+  sendCommand: Call;
+  evalSha: Call;
+  eval: Call;
+  execute?: (task: (client: RawClient) => Promise<unknown>) => Promise<unknown>;
+  use?: (task: (client: RawClient) => Promise<unknown>) => Promise<unknown>;
+  withCommandOptions?: (options: { timeout: number }) => unknown;
+  clientSideCache?: unknown;
+  masters?: unknown;
+}
+
+function withoutTimer(client: RawClient): RawClient {
+  if (typeof client.withCommandOptions !== 'function') return client;
+  const derived = client.withCommandOptions({ timeout: 0 });
+  return isNodeRedisClient(derived) ? (derived as unknown as RawClient) : client;
+}
+
+function kindOf(client: RawClient): StoreClient['kind'] {
+  if (client.masters !== undefined) return 'cluster';
+  if (typeof client.use === 'function') return 'sentinel';
+  if (typeof client.execute === 'function') return 'pool';
+  return 'client';
 }
 
 /**
@@ -46,15 +89,45 @@ interface WithCommandOptions {
  * node-redis 4 has no such timer and no such view.
  */
 export function nodeRedisStore(client: RedisClientLike): StoreClient {
-  let view: RedisClientLike = client;
-  if (typeof (client as Partial<WithCommandOptions>).withCommandOptions === 'function') {
-    const derived = (client as unknown as WithCommandOptions).withCommandOptions({ timeout: 0 });
-    if (isNodeRedisClient(derived)) view = derived;
-  }
+  const raw = client as unknown as RawClient;
+  const view = withoutTimer(raw);
+  const kind = kindOf(raw);
+  const send = (target: RawClient, args: string[], routeKey: string): Promise<unknown> => {
+    if (kind === 'cluster') return target.sendCommand(routeKey, false, args);
+    if (kind === 'sentinel') return target.sendCommand(false, args);
+    return target.sendCommand(args);
+  };
+  // The script and its WAIT leave in the same tick on one connection, so WAIT counts the
+  // replicas that hold this very write.
+  const both = (
+    target: RawClient,
+    script: { sha1: string; source: string },
+    useEval: boolean,
+    keys: string[],
+    args: string[],
+    wait: string[],
+  ): Promise<[unknown, unknown]> => {
+    const options = { keys, arguments: args };
+    const write = useEval ? target.eval(script.source, options) : target.evalSha(script.sha1, options);
+    return Promise.all([write, send(target, wait, keys[0] ?? '')]);
+  };
   return {
+    kind,
+    caching: raw.clientSideCache !== undefined && raw.clientSideCache !== null,
     hGet: (key, field) => view.hGet(key, field),
     hmGet: (key, fields) => view.hmGet(key, fields),
     evalSha: (sha1, keys, args) => view.evalSha(sha1, { keys, arguments: args }),
     eval: (source, keys, args) => view.eval(source, { keys, arguments: args }),
+    command: (args, routeKey) => send(view, args, routeKey),
+    scriptThenWait(script, useEval, keys, args, replicas, waitMs) {
+      const wait = ['WAIT', String(replicas), String(waitMs)];
+      if (kind === 'pool') {
+        return raw.execute!((one) => both(withoutTimer(one), script, useEval, keys, args, wait)) as Promise<[unknown, unknown]>;
+      }
+      if (kind === 'sentinel') {
+        return raw.use!((lease) => both(lease, script, useEval, keys, args, wait)) as Promise<[unknown, unknown]>;
+      }
+      return both(view, script, useEval, keys, args, wait);
+    },
   };
 }

@@ -4,12 +4,15 @@
  * - `ERR_MULTITOKEN_STORE`: Redis failed, refused the call, or the repository is closed.
  * - `ERR_MULTITOKEN_TIMEOUT`: a Redis call did not answer within the `timeout` option.
  * - `ERR_MULTITOKEN_REPLY`: Redis answered with something the package cannot read.
+ * - `ERR_MULTITOKEN_REPLICAS`: the master applied a creation or revocation, but fewer replicas
+ *   than the `replicas` option acknowledged it within the deadline; retry the call.
  * - `ERR_MULTITOKEN_CONFIGURE`: `MultiToken.configure()` was called after first use.
  */
 export type MultiTokenErrorCode =
   | 'ERR_MULTITOKEN_STORE'
   | 'ERR_MULTITOKEN_TIMEOUT'
   | 'ERR_MULTITOKEN_REPLY'
+  | 'ERR_MULTITOKEN_REPLICAS'
   | 'ERR_MULTITOKEN_CONFIGURE';
 
 /**
@@ -47,7 +50,7 @@ export class MultiTokenError extends Error {
  */
 export class MultiTokenStoreError extends MultiTokenError {
   override name: string = 'MultiTokenStoreError';
-  declare readonly code: 'ERR_MULTITOKEN_STORE' | 'ERR_MULTITOKEN_TIMEOUT' | 'ERR_MULTITOKEN_REPLY';
+  declare readonly code: 'ERR_MULTITOKEN_STORE' | 'ERR_MULTITOKEN_TIMEOUT' | 'ERR_MULTITOKEN_REPLY' | 'ERR_MULTITOKEN_REPLICAS';
   /** The HTTP status an error handler should answer with. */
   readonly statusCode = 503 as const;
   /** Alias of `statusCode`, read by Koa and http-errors. */

@@ -45,6 +45,18 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
    * times come from the Redis server's clock. Default `Date.now`.
    */
   clock?: () => number;
+  /**
+   * Creations and revocations wait until this many replicas hold them (`WAIT`, within
+   * `timeout`), so a failover cannot bring a revoked token back; fewer in time rejects with
+   * `ERR_MULTITOKEN_REPLICAS`. Default 0.
+   */
+  replicas?: number;
+  /**
+   * With a client-side-caching client: the most ms by which a revocation made anywhere may lag
+   * in this process's cache. A cached answer is used only while the caching connection has
+   * answered a PING sent within that bound. `null` turns the fence off. Default 100.
+   */
+  cacheFence?: number | null;
 }
 
 /** The options after checking, with their defaults applied. */
@@ -61,6 +73,8 @@ export interface Settings<User> {
   timeout: number;
   redis: RedisClientLike | string | undefined;
   clock: () => number;
+  replicas: number;
+  cacheFence: number | null;
 }
 
 const DAY = 86400;
@@ -130,6 +144,12 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
     throw new TypeError('timeout must be a positive number of milliseconds');
   }
+  const replicas = o.replicas ?? 0;
+  if (!Number.isSafeInteger(replicas) || replicas < 0) throw new TypeError('replicas must be a whole number, 0 or more');
+  const cacheFence = o.cacheFence === undefined ? 100 : o.cacheFence;
+  if (cacheFence !== null && (typeof cacheFence !== 'number' || !Number.isFinite(cacheFence) || cacheFence <= 0)) {
+    throw new TypeError('cacheFence must be a positive number of milliseconds, or null');
+  }
   if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isNodeRedisClient(o.redis))) {
     throw new TypeError('redis must be a node-redis client or a redis:// or rediss:// URL');
   }
@@ -146,5 +166,7 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
     timeout,
     redis: o.redis,
     clock: o.clock ?? Date.now,
+    replicas,
+    cacheFence,
   };
 }

@@ -129,3 +129,37 @@ export async function runScript(
   }
   return deadline.guard(() => client.eval(script.source, keys, args), `EVAL ${script.name}`, due);
 }
+
+/**
+ * Runs a write script, then waits on the same connection until `replicas` replicas hold it,
+ * within the deadline `due`. Rejects with `ERR_MULTITOKEN_REPLICAS` when fewer acknowledge:
+ * the master has applied the write, but a failover now could undo it.
+ */
+export async function runReplicatedScript(
+  client: StoreClient,
+  deadline: CallDeadline,
+  script: LuaScript,
+  keys: string[],
+  args: string[],
+  replicas: number,
+  due: number = deadline.start(),
+): Promise<unknown> {
+  const attempt = async (useEval: boolean): Promise<unknown> => {
+    // WAIT 0 would block forever; the wait ends a little before the deadline, so a short
+    // count is reported as such rather than as a timeout.
+    const waitMs = Math.max(1, Math.floor((due - performance.now()) * 0.9));
+    const command = `${useEval ? 'EVAL' : 'EVALSHA'} ${script.name} + WAIT`;
+    const [reply, acked] = await deadline.guard(() => client.scriptThenWait(script, useEval, keys, args, replicas, waitMs), command, due);
+    const count = normaliseInteger(acked, 'WAIT');
+    if (count < replicas) {
+      throw new MultiTokenStoreError('ERR_MULTITOKEN_REPLICAS', `Only ${count} of ${replicas} replicas acknowledged the write in time`);
+    }
+    return reply;
+  };
+  try {
+    return await attempt(false);
+  } catch (err) {
+    if (!(err instanceof MultiTokenStoreError) || !isNoScript(err.cause)) throw err;
+  }
+  return attempt(true);
+}

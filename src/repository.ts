@@ -4,7 +4,8 @@ import { MultiTokenStoreError } from './errors.js';
 import { tagKey } from './keys.js';
 import { isRedisUrl, positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
 import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail, type StoredRecord } from './record.js';
-import { CallDeadline, badReply, normaliseInteger, normaliseString, normaliseStrings, runScript } from './redis.js';
+import { CacheFence } from './fence.js';
+import { CallDeadline, badReply, normaliseInteger, normaliseString, normaliseStrings, runReplicatedScript, runScript } from './redis.js';
 import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
 import { readScopes } from './scope.js';
 import { generateToken, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
@@ -120,6 +121,28 @@ export interface TokenAuthenticator<User> {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
+
+// Eviction policies already warned about in this process: one warning each.
+const warnedPolicies = new Set<string>();
+
+/** Warns once per process when Redis may evict keys, which would log users out. */
+async function checkEvictionPolicy(store: StoreClient, routeKey: string): Promise<void> {
+  let info: string | null;
+  try {
+    info = normaliseString(await store.command(['INFO', 'memory'], routeKey), 'INFO');
+  } catch {
+    return; // Not allowed (ACL) or not answered: the calls themselves report a broken server.
+  }
+  const policy = info === null ? undefined : /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
+  if (policy === undefined || policy === 'noeviction' || warnedPolicies.has(policy)) return;
+  warnedPolicies.add(policy);
+  process.emitWarning(
+    `Redis runs with maxmemory-policy ${policy}: under memory pressure it may evict a user's tokens, ` +
+      'logging that user out everywhere. Run the token store with maxmemory-policy noeviction.',
+    { type: 'MultiTokenWarning', code: 'MULTITOKEN_EVICTION_POLICY' },
+  );
+}
 
 // Token info objects the package handed out. `expireToken` takes these, never a look-alike
 // object built from request data, which could name someone else's token.
@@ -175,11 +198,13 @@ export class MultiTokenRepository<User = DefaultUser>
   /** The deadline keeper of this repository's Redis calls. */
   protected deadline: CallDeadline;
   private store: StoreClient | undefined;
+  private fence: CacheFence | undefined;
   private ownedClient: OwnedClient | undefined;
   private opening: Promise<StoreClient> | undefined;
   /** Whether this repository has served a call yet; options are fixed from then on. */
   protected started = false;
   private closed = false;
+  private policyChecked = false;
   // The last token isWellFormed parsed: the strategy asks that, then authenticates the same
   // token in the same tick, so the parse and checksum run once per request.
   private lastParsed: ParsedToken | null = null;
@@ -190,14 +215,37 @@ export class MultiTokenRepository<User = DefaultUser>
     super();
     this.settings = readSettings(options);
     this.deadline = new CallDeadline(this.settings.timeout);
-    this.store = typeof this.settings.redis === 'object' ? nodeRedisStore(this.settings.redis) : undefined;
+    if (typeof this.settings.redis === 'object') this.attach(nodeRedisStore(this.settings.redis));
   }
 
   /** Replaces the options; only for a repository that has not started. */
   protected reconfigure(options: MultiTokenRepositoryOptions<User> | undefined): void {
     this.settings = readSettings(options);
     this.deadline = new CallDeadline(this.settings.timeout);
-    this.store = typeof this.settings.redis === 'object' ? nodeRedisStore(this.settings.redis) : undefined;
+    this.store = undefined;
+    this.fence = undefined;
+    if (typeof this.settings.redis === 'object') this.attach(nodeRedisStore(this.settings.redis));
+  }
+
+  private attach(store: StoreClient): void {
+    const bound = this.settings.cacheFence;
+    if (store.caching && bound !== null) {
+      if (store.kind === 'pool' || store.kind === 'cluster') {
+        throw new TypeError(
+          'redis: a client-side-caching pool or cluster cannot bound the revocation window; cache on a single client or a Sentinel client, or set cacheFence: null',
+        );
+      }
+      this.fence = new CacheFence(bound, () => store.command(['PING'], ''));
+    }
+    this.store = store;
+  }
+
+  /** Marks the repository as started; on the first call, checks the server's eviction policy. */
+  private begin(store: StoreClient, routeKey: string): void {
+    this.started = true;
+    if (this.policyChecked) return;
+    this.policyChecked = true;
+    void checkEvictionPolicy(store, routeKey);
   }
 
   private connection(): Promise<StoreClient> {
@@ -231,8 +279,9 @@ export class MultiTokenRepository<User = DefaultUser>
     // Commands queue until the connection is up; each one is still bound by the deadline.
     client.connect().catch(() => {});
     this.ownedClient = client;
-    this.store = nodeRedisStore(client as unknown as Parameters<typeof nodeRedisStore>[0]);
-    return this.store;
+    const store = nodeRedisStore(client as unknown as Parameters<typeof nodeRedisStore>[0]);
+    this.attach(store);
+    return store;
   }
 
   private userOf(user: User): { userId: string; key: string } {
@@ -249,8 +298,12 @@ export class MultiTokenRepository<User = DefaultUser>
     return { userId, key: tagKey(this.settings.keyPrefix, routingTag(userId)) };
   }
 
-  private script(script: LuaScript, key: string, args: string[]): Promise<unknown> {
-    return this.connection().then((store) => runScript(store, this.deadline, script, [key], args));
+  private async script(script: LuaScript, key: string, args: string[]): Promise<unknown> {
+    const store = await this.connection();
+    this.begin(store, key);
+    const { replicas } = this.settings;
+    if (replicas > 0 && WRITES.has(script)) return runReplicatedScript(store, this.deadline, script, [key], args, replicas);
+    return runScript(store, this.deadline, script, [key], args);
   }
 
   private parse(key: string): ParsedToken | null {
@@ -328,9 +381,13 @@ export class MultiTokenRepository<User = DefaultUser>
     const { keyPrefix, secrets, idleMs, touchMs, clock } = this.settings;
     // The usual case, a store at hand, skips a promise per verification.
     const store = this.store !== undefined && !this.closed ? this.store : await this.connection();
-    this.started = true;
     const due = this.deadline.start();
     const hashKey = tagKey(keyPrefix, parsed.tag);
+    if (!this.policyChecked) this.begin(store, hashKey);
+    if (this.fence !== undefined) {
+      const fenced = this.fence.ready(this.deadline, due);
+      if (fenced !== undefined) await fenced;
+    }
     let id: string;
     let stored: string | null;
     if (secrets.length === 1) {

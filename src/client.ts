@@ -26,23 +26,24 @@ export interface StoreClient {
   evalSha(sha1: string, keys: string[], args: string[]): Promise<unknown>;
   eval(source: string, keys: string[], args: string[]): Promise<unknown>;
   /**
-   * Runs a script on the connection that serves `keys[0]`, followed on that same connection
-   * by `WAIT replicas waitMs`; resolves with both replies.
+   * Runs `task` on the one connection that serves `routeKey`, so that a WAIT there counts the
+   * replicas holding the writes `task` made on it.
    */
-  scriptThenWait(
-    script: { sha1: string; source: string },
-    useEval: boolean,
-    keys: string[],
-    args: string[],
-    replicas: number,
-    waitMs: number,
-  ): Promise<[unknown, unknown]>;
+  pinned<T>(routeKey: string, task: (connection: PinnedConnection) => Promise<T>): Promise<T>;
   /** A command without keys (PING, INFO), sent where `routeKey`'s commands go. */
   command(args: string[], routeKey: string): Promise<unknown>;
   /** Whether the client serves reads from a client-side cache. */
   readonly caching: boolean;
   /** What kind of client this is, for the checks that depend on it. */
   readonly kind: 'client' | 'pool' | 'cluster' | 'sentinel';
+}
+
+/** One connection, held for a write and the WAIT that follows it. */
+export interface PinnedConnection {
+  evalSha(sha1: string, keys: string[], args: string[]): Promise<unknown>;
+  eval(source: string, keys: string[], args: string[]): Promise<unknown>;
+  /** `WAIT replicas ms`: how many replicas hold this connection's writes. */
+  wait(replicas: number, ms: number): Promise<unknown>;
 }
 
 /** Whether `value` has the methods of a node-redis client that the package calls. */
@@ -97,20 +98,11 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
     if (kind === 'sentinel') return target.sendCommand(false, args);
     return target.sendCommand(args);
   };
-  // The script and its WAIT leave in the same tick on one connection, so WAIT counts the
-  // replicas that hold this very write.
-  const both = (
-    target: RawClient,
-    script: { sha1: string; source: string },
-    useEval: boolean,
-    keys: string[],
-    args: string[],
-    wait: string[],
-  ): Promise<[unknown, unknown]> => {
-    const options = { keys, arguments: args };
-    const write = useEval ? target.eval(script.source, options) : target.evalSha(script.sha1, options);
-    return Promise.all([write, send(target, wait, keys[0] ?? '')]);
-  };
+  const connection = (target: RawClient, routeKey: string): PinnedConnection => ({
+    evalSha: (sha1, keys, args) => target.evalSha(sha1, { keys, arguments: args }),
+    eval: (source, keys, args) => target.eval(source, { keys, arguments: args }),
+    wait: (replicas, ms) => send(target, ['WAIT', String(replicas), String(ms)], routeKey),
+  });
   return {
     kind,
     caching: raw.clientSideCache !== undefined && raw.clientSideCache !== null,
@@ -119,15 +111,12 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
     evalSha: (sha1, keys, args) => view.evalSha(sha1, { keys, arguments: args }),
     eval: (source, keys, args) => view.eval(source, { keys, arguments: args }),
     command: (args, routeKey) => send(view, args, routeKey),
-    scriptThenWait(script, useEval, keys, args, replicas, waitMs) {
-      const wait = ['WAIT', String(replicas), String(waitMs)];
-      if (kind === 'pool') {
-        return raw.execute!((one) => both(withoutTimer(one), script, useEval, keys, args, wait)) as Promise<[unknown, unknown]>;
-      }
-      if (kind === 'sentinel') {
-        return raw.use!((lease) => both(lease, script, useEval, keys, args, wait)) as Promise<[unknown, unknown]>;
-      }
-      return both(view, script, useEval, keys, args, wait);
+    pinned<T>(routeKey: string, task: (pinned: PinnedConnection) => Promise<T>): Promise<T> {
+      // A pool lends one of its clients, and a Sentinel client its master connection; a
+      // cluster sends every command of one key to the same node's connection.
+      if (kind === 'pool') return raw.execute!((one) => task(connection(withoutTimer(one), routeKey))) as Promise<T>;
+      if (kind === 'sentinel') return raw.use!((lease) => task(connection(lease, routeKey))) as Promise<T>;
+      return task(connection(view, routeKey));
     },
   };
 }

@@ -18,6 +18,8 @@ export interface RedisServer {
   thaw(): void;
   /** Stops the server and waits for the process to exit. */
   stop(): Promise<void>;
+  /** kill -9, without waiting: the server dies with whatever it had not sent yet. */
+  kill(): void;
   /** Starts it again on the same port, after `stop`. */
   restart(): Promise<void>;
 }
@@ -83,11 +85,18 @@ export function startRedisServer(extra: string[] = []): Promise<RedisServer> {
   );
 }
 
-/** Starts a throwaway Sentinel watching `master` under the name `mymaster`. */
-export function startRedisSentinel(master: RedisServer): Promise<RedisServer> {
+/**
+ * Starts a throwaway Sentinel watching `master` under the name `mymaster`. With `fast`, it
+ * declares the master down after half a second and fails over at once, for failover specs.
+ */
+export function startRedisSentinel(master: RedisServer, options: { fast?: boolean } = {}): Promise<RedisServer> {
   return startProcess((port, dir) => {
     const config = join(dir, 'sentinel.conf');
-    writeFileSync(config, `sentinel monitor mymaster 127.0.0.1 ${master.port} 1\n`);
+    const lines = [`sentinel monitor mymaster 127.0.0.1 ${master.port} 1`];
+    if (options.fast === true) {
+      lines.push('sentinel down-after-milliseconds mymaster 500', 'sentinel failover-timeout mymaster 3000', 'sentinel parallel-syncs mymaster 1');
+    }
+    writeFileSync(config, `${lines.join('\n')}\n`);
     return [config, '--sentinel', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir];
   }, '+monitor master mymaster');
 }
@@ -113,6 +122,9 @@ async function startProcess(argsFor: (port: number, dir: string) => string[], re
       external: false,
       freeze: () => current.kill('SIGSTOP'),
       thaw: () => current.kill('SIGCONT'),
+      kill: () => {
+        current.kill('SIGKILL');
+      },
       async stop() {
         current.kill('SIGCONT');
         current.kill('SIGKILL');
@@ -145,6 +157,7 @@ export async function useRedis(): Promise<RedisServer> {
     freeze: refuse('freeze'),
     thaw: refuse('thaw'),
     stop: async () => {},
+    kill: refuse('kill'),
     restart: refuse('restart'),
   };
 }

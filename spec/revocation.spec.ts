@@ -1,0 +1,328 @@
+// Revocation is final, and every answer comes within its deadline: replicas and failover,
+// client-side caching, eviction, a full memory, a restarted server. All on real servers.
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { after, before, describe, it } from 'node:test';
+import { createClient, createClientPool, createSentinel, type RedisClientType } from 'redis';
+import { MultiTokenError, MultiTokenRepository, type TokenTouchFailedEvent } from '../src/index.js';
+import { startRedisSentinel, startRedisServer, uniquePrefix, type RedisServer } from './support/redis-server.js';
+
+interface User {
+  id: string;
+}
+
+/** Resolves once `check` returns true, polling every 50 ms; rejects after `ms`. */
+async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not yet
+    }
+    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+async function admin(server: RedisServer): Promise<RedisClientType> {
+  const client: RedisClientType = createClient({ url: server.url });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+async function replicaOf(master: RedisServer): Promise<{ replica: RedisServer; close(): Promise<void> }> {
+  const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
+  const watch = await admin(replica);
+  await until('the replica to sync', async () => /master_link_status:up/.test(await watch.info('replication')));
+  watch.destroy();
+  return { replica, close: () => replica.stop() };
+}
+
+describe('replicas: revocations wait until replicas hold them', () => {
+  it('keeps revoked tokens revoked after the master is killed and the replica promoted (Sentinel)', async () => {
+    const master = await startRedisServer();
+    const { replica } = await replicaOf(master);
+    const sentinel = await startRedisSentinel(master, { fast: true });
+    const watcher = await admin(sentinel);
+    await until('the sentinel to know the replica', async () => {
+      const replicas = await watcher.sendCommand<unknown[]>(['SENTINEL', 'REPLICAS', 'mymaster']);
+      return replicas.length === 1;
+    });
+    const client = createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: sentinel.port }] });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('failover'), replicas: 1, timeout: 2000 });
+      const issued = [];
+      for (let i = 0; i < 20; i++) issued.push((await tokens.createToken({ id: `user-${i % 4}` })).token);
+      const revoked = issued.filter((_, i) => i % 2 === 0);
+      const kept = issued.filter((_, i) => i % 2 === 1);
+      for (const token of revoked) assert.equal(await tokens.expireToken(token.key), true);
+      // The moment the last revocation is acknowledged, the master dies with whatever it had not sent.
+      master.kill();
+
+      await until('the promoted replica to answer through the sentinel client', async () => {
+        return (await tokens.authenticate(kept[0]!.key)) !== null;
+      });
+      let back = 0;
+      for (const token of revoked) if ((await tokens.authenticate(token.key)) !== null) back += 1;
+      assert.equal(back, 0, `${back} of ${revoked.length} revoked tokens came back after the failover`);
+      for (const token of kept) assert.notEqual(await tokens.authenticate(token.key), null, 'a kept token survives the failover');
+    } finally {
+      void client.destroy();
+      watcher.destroy();
+      await sentinel.stop();
+      await replica.stop();
+      await master.stop();
+    }
+  });
+
+  for (const kind of ['client', 'pool'] as const) {
+    it(`rejects a revocation with ERR_MULTITOKEN_REPLICAS within the deadline when the replica is held (${kind})`, async () => {
+      const master = await startRedisServer();
+      const { replica } = await replicaOf(master);
+      const client = kind === 'client' ? createClient({ url: master.url }) : createClientPool({ url: master.url }, { minimum: 2, maximum: 3 });
+      client.on('error', () => {});
+      await client.connect();
+      try {
+        const timeout = 600;
+        const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('held'), replicas: 1, timeout });
+        const { token } = await tokens.createToken({ id: 'ada' });
+        replica.freeze();
+        const started = performance.now();
+        await assert.rejects(tokens.expireToken(token.key), (err: unknown) => {
+          assert.ok(err instanceof MultiTokenError);
+          assert.equal(err.code, 'ERR_MULTITOKEN_REPLICAS');
+          assert.equal((err as { statusCode?: number }).statusCode, 503);
+          return true;
+        });
+        const elapsed = performance.now() - started;
+        assert.ok(elapsed <= timeout + 100, `answered after ${Math.round(elapsed)} ms`);
+        replica.thaw();
+        // The master applied it; a retry once the replica is back is acknowledged.
+        assert.equal(await tokens.expireToken(token.key), false);
+        await until('the replica to catch up', async () => (await tokens.createToken({ id: 'ada' })) !== undefined);
+      } finally {
+        replica.thaw();
+        client.destroy();
+        await replica.stop();
+        await master.stop();
+      }
+    });
+  }
+});
+
+describe('client-side caching: a bounded revocation window', () => {
+  let server: RedisServer;
+  before(async () => {
+    server = await startRedisServer();
+  });
+  after(async () => {
+    await server.stop();
+  });
+
+  it('honours a revocation made by another process within cacheFence', async () => {
+    const prefix = uniquePrefix('fence');
+    const cached = createClient({ url: server.url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1000 } });
+    await cached.connect();
+    try {
+      const bound = 100;
+      const tokens = new MultiTokenRepository<User>({ redis: cached, keyPrefix: prefix, cacheFence: bound, touchInterval: 3600 });
+      const { token } = await tokens.createToken({ id: 'ada' });
+      // Warm the cache, then keep verifying while another process revokes.
+      assert.notEqual(await tokens.authenticate(token.key), null);
+      const source = `import { MultiTokenRepository } from './src/index.ts';
+        const tokens = new MultiTokenRepository({ redis: ${JSON.stringify(server.url)}, keyPrefix: ${JSON.stringify(prefix)} });
+        const ok = await tokens.expireToken(process.argv[1]);
+        console.log(JSON.stringify({ ok, at: Date.now() }));
+        await tokens.close();`;
+      const revoking = promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', source, token.key], {
+        cwd: new URL('..', import.meta.url),
+      });
+      let lastSuccess = 0;
+      let done = false;
+      void revoking.finally(() => (done = true));
+      while (!done) {
+        if ((await tokens.authenticate(token.key)) !== null) lastSuccess = Date.now();
+        await sleep(2);
+      }
+      const { ok, at } = JSON.parse((await revoking).stdout) as { ok: boolean; at: number };
+      assert.equal(ok, true);
+      // One more round after the bound: the revocation must be seen by now.
+      await sleep(bound + 20);
+      assert.equal(await tokens.authenticate(token.key), null);
+      assert.ok(lastSuccess <= at + bound, `accepted ${lastSuccess - at} ms after the revocation was acknowledged`);
+    } finally {
+      cached.destroy();
+    }
+  });
+
+  it('gives no cached success once the caching connection has been silent for longer than cacheFence', async () => {
+    const own = await startRedisServer();
+    const cached = createClient({ url: own.url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1000 } });
+    cached.on('error', () => {});
+    await cached.connect();
+    try {
+      const bound = 100;
+      const tokens = new MultiTokenRepository<User>({ redis: cached, keyPrefix: uniquePrefix('frozen'), cacheFence: bound, timeout: 400, touchInterval: 3600 });
+      const { token } = await tokens.createToken({ id: 'ada' });
+      assert.notEqual(await tokens.authenticate(token.key), null);
+      own.freeze();
+      const frozenAt = performance.now();
+      const outcomes: { at: number; ok: boolean; code?: string }[] = [];
+      while (performance.now() - frozenAt < 800) {
+        try {
+          const found = await tokens.authenticate(token.key);
+          outcomes.push({ at: performance.now() - frozenAt, ok: found !== null });
+        } catch (err) {
+          outcomes.push({ at: performance.now() - frozenAt, ok: false, code: (err as MultiTokenError).code });
+        }
+        await sleep(5);
+      }
+      const lateSuccess = outcomes.filter((o) => o.ok && o.at > bound);
+      assert.deepEqual(lateSuccess, [], 'a cached success came after the bound');
+      assert.ok(outcomes.some((o) => o.code === 'ERR_MULTITOKEN_TIMEOUT'), 'the silent connection ends in a store error');
+    } finally {
+      own.thaw();
+      cached.destroy();
+      await own.stop();
+    }
+  });
+
+  it('refuses a caching pool, which it cannot fence, with a TypeError naming redis', () => {
+    const pool = createClientPool({ url: server.url, RESP: 3 }, { clientSideCache: { ttl: 0, maxEntries: 10 } });
+    assert.throws(() => new MultiTokenRepository({ redis: pool }), /^TypeError: redis: .*cacheFence: null/);
+    assert.doesNotThrow(() => new MultiTokenRepository({ redis: pool, cacheFence: null }));
+  });
+});
+
+describe('eviction is loud', () => {
+  it('warns once under allkeys-lru, and never under noeviction', async () => {
+    const warnings: Error[] = [];
+    const listener = (warning: Error): void => {
+      if ((warning as Error & { code?: string }).code === 'MULTITOKEN_EVICTION_POLICY') warnings.push(warning);
+    };
+    process.on('warning', listener);
+    const quiet = await startRedisServer(['--maxmemory-policy', 'noeviction']);
+    const loud = await startRedisServer(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
+    const clients = [await admin(quiet), await admin(loud)];
+    try {
+      const calm = new MultiTokenRepository<User>({ redis: clients[0]!, keyPrefix: uniquePrefix('policy') });
+      await calm.createToken({ id: 'ada' });
+      await sleep(100);
+      assert.equal(warnings.length, 0, 'a warning under noeviction');
+      for (let i = 0; i < 3; i++) {
+        const tokens = new MultiTokenRepository<User>({ redis: clients[1]!, keyPrefix: uniquePrefix('policy') });
+        const { token } = await tokens.createToken({ id: 'ada' });
+        await tokens.authenticate(token.key);
+      }
+      await until('the warning', async () => warnings.length > 0, 2000);
+      await sleep(100);
+      assert.equal(warnings.length, 1);
+      assert.match(warnings[0]!.message, /allkeys-lru/);
+    } finally {
+      process.off('warning', listener);
+      for (const client of clients) client.destroy();
+      await quiet.stop();
+      await loud.stop();
+    }
+  });
+});
+
+describe('a touch that fails', () => {
+  for (const idleTimeout of [null, 60] as const) {
+    it(`never fails a verification whose read succeeded: memory full under noeviction (idleTimeout ${String(idleTimeout)})`, async () => {
+      const server = await startRedisServer(['--maxmemory-policy', 'noeviction']);
+      const client = await admin(server);
+      try {
+        const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('oom'), touchInterval: 0, idleTimeout });
+        const failed: TokenTouchFailedEvent[] = [];
+        tokens.on('touchFailed', (event) => failed.push(event));
+        const issued = [];
+        for (let i = 0; i < 5; i++) issued.push((await tokens.createToken({ id: `user-${i}` })).token);
+        // Memory full: the limit set below what is in use, so every write is refused with OOM.
+        const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
+        await client.configSet('maxmemory', String(used - 64 * 1024));
+        await assert.rejects(client.set('filler', 'x'), /OOM/);
+        await assert.rejects(tokens.createToken({ id: 'late' }), { name: 'MultiTokenStoreError' });
+        for (const token of issued) {
+          const found = await tokens.authenticate(token.key);
+          assert.equal(found?.user.id, token.userId, 'a valid token is accepted while its touch cannot be written');
+        }
+        await until('every touch to be reported', async () => failed.length === issued.length, 3000);
+        assert.deepEqual(failed.map((f) => f.id).sort(), issued.map((t) => t.id).sort());
+        for (const event of failed) assert.equal(event.error.code, 'ERR_MULTITOKEN_STORE');
+      } finally {
+        client.destroy();
+        await server.stop();
+      }
+    });
+  }
+
+  it('shares the verification\'s deadline: a read and a touch that both stall answer within timeout plus a tick', async () => {
+    const server = await startRedisServer(['--enable-debug-command', 'yes']);
+    const client = await admin(server);
+    const staller = await admin(server);
+    try {
+      const timeout = 600;
+      let stallTouch = false;
+      const tokens = new MultiTokenRepository<User>({
+        redis: client,
+        keyPrefix: uniquePrefix('stall'),
+        timeout,
+        idleTimeout: 60,
+        touchInterval: 0,
+        // Called between the read and the touch: the hook stalls Redis a second time there.
+        clock: () => {
+          if (stallTouch) staller.sendCommand(['DEBUG', 'SLEEP', '0.5']).catch(() => {});
+          return Date.now();
+        },
+      });
+      const failed: TokenTouchFailedEvent[] = [];
+      tokens.on('touchFailed', (event) => failed.push(event));
+      const { token } = await tokens.createToken({ id: 'ada' });
+      stallTouch = true;
+      staller.sendCommand(['DEBUG', 'SLEEP', '0.3']).catch(() => {});
+      await sleep(20);
+      const started = performance.now();
+      const found = await tokens.authenticate(token.key);
+      const elapsed = performance.now() - started;
+      assert.equal(found?.user.id, 'ada');
+      assert.ok(elapsed <= timeout + 100, `answered after ${Math.round(elapsed)} ms: the touch got a deadline of its own`);
+      assert.equal(failed.length, 1);
+      assert.equal(failed[0]!.error.code, 'ERR_MULTITOKEN_TIMEOUT');
+    } finally {
+      client.destroy();
+      await server.stop();
+      staller.destroy();
+    }
+  });
+});
+
+describe('a connection the repository opened itself', () => {
+  it('serves again within a second of a restarted Redis accepting connections', async () => {
+    const server = await startRedisServer();
+    const tokens = new MultiTokenRepository<User>({ redis: server.url, keyPrefix: uniquePrefix('reconnect'), timeout: 300 });
+    try {
+      const { token } = await tokens.createToken({ id: 'ada' });
+      await server.stop();
+      // Long enough for the backoff to reach its cap.
+      for (let i = 0; i < 6; i++) {
+        await assert.rejects(tokens.authenticate(token.key), { name: 'MultiTokenStoreError' });
+        await sleep(250);
+      }
+      await server.restart();
+      const back = performance.now();
+      await until('the repository to serve again', async () => (await tokens.authenticate(token.key)) === null, 5000);
+      const elapsed = performance.now() - back;
+      assert.ok(elapsed < 1000, `first success ${Math.round(elapsed)} ms after the server was back`);
+    } finally {
+      await tokens.close();
+      await server.stop();
+    }
+  });
+});

@@ -19,6 +19,19 @@ export interface RedisClientLike {
   eval(script: string, options: RedisScriptOptions): Promise<unknown>;
 }
 
+/**
+ * The part of an ioredis client the package uses: a `Redis` (standalone or Sentinel) or a
+ * `Cluster`, from ioredis 5 or 6. Its own `keyPrefix` applies to every key the package uses.
+ */
+export interface IoRedisClientLike {
+  hget(key: string, field: string): Promise<unknown>;
+  hmget(key: string, ...fields: string[]): Promise<unknown>;
+  evalsha(sha1: string, numberOfKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  eval(script: string, numberOfKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  call(command: string, ...args: string[]): Promise<unknown>;
+  readonly isCluster: boolean;
+}
+
 /** The commands the repository sends, whatever the client underneath. */
 export interface StoreClient {
   hGet(key: string, field: string): Promise<unknown>;
@@ -35,7 +48,7 @@ export interface StoreClient {
   /** Whether the client serves reads from a client-side cache. */
   readonly caching: boolean;
   /** What kind of client this is, for the checks that depend on it. */
-  readonly kind: 'client' | 'pool' | 'cluster' | 'sentinel';
+  readonly kind: 'client' | 'pool' | 'cluster' | 'sentinel' | 'ioredis' | 'ioredis-cluster';
 }
 
 /** One connection, held for a write and the WAIT that follows it. */
@@ -118,5 +131,37 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
       if (kind === 'sentinel') return raw.use!((lease) => task(connection(lease, routeKey))) as Promise<T>;
       return task(connection(view, routeKey));
     },
+  };
+}
+
+/** Whether `value` has the methods of an ioredis client that the package calls. */
+export function isIoRedisClient(value: unknown): value is IoRedisClientLike {
+  if (value === null || typeof value !== 'object') return false;
+  const client = value as Record<string, unknown>;
+  return ['hget', 'hmget', 'evalsha', 'eval', 'call'].every((name) => typeof client[name] === 'function') && typeof client.isCluster === 'boolean';
+}
+
+/**
+ * An ioredis client as a StoreClient. ioredis has no per-command timer unless the user set
+ * `commandTimeout`, and no server-assisted client-side cache.
+ */
+export function ioRedisStore(client: IoRedisClientLike): StoreClient {
+  const cluster = client.isCluster;
+  const connection: PinnedConnection = {
+    evalSha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
+    eval: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
+    wait: (replicas, ms) => client.call('WAIT', String(replicas), String(ms)),
+  };
+  return {
+    kind: cluster ? 'ioredis-cluster' : 'ioredis',
+    caching: false,
+    hGet: (key, field) => client.hget(key, field),
+    hmGet: (key, fields) => client.hmget(key, ...fields),
+    evalSha: (sha1, keys, args) => connection.evalSha(sha1, keys, args),
+    eval: (source, keys, args) => connection.eval(source, keys, args),
+    command: ([command, ...args]) => client.call(command!, ...args),
+    // One connection to the master: a WAIT there follows this client's writes. On a Cluster,
+    // a keyless WAIT would go to any node, so the repository refuses `replicas` there.
+    pinned: (_routeKey, task) => task(connection),
   };
 }

@@ -4,7 +4,7 @@ export { MultiTokenRepository } from './repository.js';
 export { RedisMultiTokenStrategy } from './strategy.js';
 
 export type { MultiTokenErrorCode } from './errors.js';
-export type { RedisClientLike, RedisScriptOptions } from './client.js';
+export type { IoRedisClientLike, RedisClientLike, RedisScriptOptions } from './client.js';
 export type { DefaultUser, MultiTokenRepositoryOptions } from './options.js';
 export type {
   AuthenticatedToken,

@@ -1,4 +1,4 @@
-import { isNodeRedisClient, type RedisClientLike } from './client.js';
+import { isIoRedisClient, isNodeRedisClient, type IoRedisClientLike, type RedisClientLike } from './client.js';
 import { isValidKeyPrefix } from './keys.js';
 import { isValidTokenPrefix } from './token.js';
 
@@ -12,10 +12,11 @@ export interface DefaultUser {
 /** Options of {@link MultiTokenRepository}. Every one is optional. */
 export interface MultiTokenRepositoryOptions<User = DefaultUser> {
   /**
-   * A connected node-redis client (standalone, cluster, sentinel or pool; node-redis 4.6, 5 or
-   * 6), or a URL. Default: `REDIS_URL`, else `redis://127.0.0.1:6379`, opened on first use.
+   * A node-redis client (standalone, cluster, sentinel or pool; node-redis 4.6, 5 or 6), an
+   * ioredis `Redis` or `Cluster` (ioredis 5 or 6), or a URL. Default: `REDIS_URL`, else
+   * `redis://127.0.0.1:6379`, opened with node-redis on first use.
    */
-  redis?: RedisClientLike | string;
+  redis?: RedisClientLike | IoRedisClientLike | string;
   /** Prefix of every Redis key. Must not contain `{` or `}`. Default `'rmt:'`. */
   keyPrefix?: string;
   /** What tokens start with, before `_`. A letter, then up to 15 letters or digits. Default `'rmt'`. */
@@ -71,7 +72,7 @@ export interface Settings<User> {
   maxTokens: number | null;
   secrets: (Buffer | null)[];
   timeout: number;
-  redis: RedisClientLike | string | undefined;
+  redis: RedisClientLike | IoRedisClientLike | string | undefined;
   clock: () => number;
   replicas: number;
   cacheFence: number | null;
@@ -150,8 +151,11 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   if (cacheFence !== null && (typeof cacheFence !== 'number' || !Number.isFinite(cacheFence) || cacheFence <= 0)) {
     throw new TypeError('cacheFence must be a positive number of milliseconds, or null');
   }
-  if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isNodeRedisClient(o.redis))) {
-    throw new TypeError('redis must be a node-redis client or a redis:// or rediss:// URL');
+  if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isNodeRedisClient(o.redis) || isIoRedisClient(o.redis))) {
+    throw new TypeError('redis must be a node-redis client, an ioredis client, or a redis:// or rediss:// URL');
+  }
+  if (replicas > 0 && isIoRedisClient(o.redis) && o.redis.isCluster) {
+    throw new TypeError('replicas needs WAIT on the node that owns each key, which an ioredis Cluster cannot address; use a node-redis cluster, or replicas: 0');
   }
   return {
     keyPrefix,

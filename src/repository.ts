@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { nodeRedisStore, type StoreClient } from './client.js';
+import { ioRedisStore, isIoRedisClient, nodeRedisStore, type StoreClient } from './client.js';
 import { MultiTokenStoreError } from './errors.js';
 import { tagKey } from './keys.js';
 import { isRedisUrl, positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
@@ -215,7 +215,7 @@ export class MultiTokenRepository<User = DefaultUser>
     super();
     this.settings = readSettings(options);
     this.deadline = new CallDeadline(this.settings.timeout);
-    if (typeof this.settings.redis === 'object') this.attach(nodeRedisStore(this.settings.redis));
+    this.attachGiven();
   }
 
   /** Replaces the options; only for a repository that has not started. */
@@ -224,7 +224,13 @@ export class MultiTokenRepository<User = DefaultUser>
     this.deadline = new CallDeadline(this.settings.timeout);
     this.store = undefined;
     this.fence = undefined;
-    if (typeof this.settings.redis === 'object') this.attach(nodeRedisStore(this.settings.redis));
+    this.attachGiven();
+  }
+
+  private attachGiven(): void {
+    const { redis } = this.settings;
+    if (typeof redis !== 'object') return;
+    this.attach(isIoRedisClient(redis) ? ioRedisStore(redis) : nodeRedisStore(redis));
   }
 
   private attach(store: StoreClient): void {

@@ -1,0 +1,146 @@
+// The whole token lifecycle over ioredis 5 and 6 clients, standalone and cluster, with and
+// without ioredis's own keyPrefix, on real servers.
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Cluster, Redis } from 'ioredis';
+import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis5';
+import { createClient, type RedisClientType } from 'redis';
+import { MultiTokenRepository, type IoRedisClientLike } from '../src/index.js';
+import { generateToken, routingTag } from '../src/token.js';
+import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
+import { uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+
+interface User {
+  id: string;
+}
+
+/** Issues, verifies, lists and revokes tokens through `redis`; returns the package's key prefix. */
+async function exercise(redis: IoRedisClientLike, count = 2): Promise<string> {
+  const keyPrefix = uniquePrefix('ioredis');
+  const tokens = new MultiTokenRepository<User>({ redis, keyPrefix, touchInterval: 0, idleTimeout: 3600 });
+  const users = Array.from({ length: count }, (_, i) => ({ id: `user-${i}` }));
+  for (const user of users) {
+    const a = await tokens.createToken(user, { device: 'phone', scopes: ['read'], meta: { os: 'ios' } });
+    const b = await tokens.createToken(user, { device: 'laptop' });
+    const c = await tokens.createToken(user);
+    assert.equal(a.first, true);
+    assert.equal(b.first, false);
+
+    const found = await tokens.authenticate(a.token.key);
+    assert.deepEqual(found?.user, user);
+    assert.deepEqual(found?.token.scopes, ['read']);
+    assert.deepEqual(found?.token.meta, { os: 'ios' });
+    assert.deepEqual((await tokens.listTokens(user)).map((t) => t.id).sort(), [a.token.id, b.token.id, c.token.id].sort());
+
+    assert.equal(await tokens.expireToken(a.token.key), true);
+    assert.equal(await tokens.authenticate(a.token.key), null);
+    assert.equal(await tokens.expireOtherTokens(user, b.token), 1);
+    assert.equal(await tokens.authenticate(c.token.key), null);
+    assert.equal(await tokens.expireTokenById(user, b.token.id), true);
+    const d = await tokens.createToken(user);
+    const e = await tokens.createToken(user);
+    assert.equal(d.first, true);
+    assert.equal(await tokens.expireAllTokens(user), 2, 'log out everywhere finds every token');
+    assert.equal(await tokens.authenticate(d.token.key), null);
+    assert.equal(await tokens.authenticate(e.token.key), null);
+    assert.deepEqual(await tokens.listTokens(user), []);
+  }
+  // Keep one token so the caller can see where the keys live.
+  await tokens.createToken({ id: 'kept' });
+  return keyPrefix;
+}
+
+async function keysLike(admin: RedisClientType, pattern: string): Promise<string[]> {
+  const keys: string[] = [];
+  for await (const batch of admin.scanIterator({ MATCH: pattern, COUNT: 1000 })) keys.push(...batch);
+  return keys;
+}
+
+type IoClient = IoRedisClientLike & { disconnect(): void };
+interface Version {
+  label: string;
+  standalone: (url: string, options?: { keyPrefix?: string }) => IoClient;
+  cluster: (nodes: { host: string; port: number }[], options: { keyPrefix?: string }) => IoClient;
+}
+
+const versions: Version[] = [
+  { label: 'ioredis 6', standalone: (url, o = {}) => new Redis(url, o), cluster: (nodes, o) => new Cluster(nodes, o) },
+  { label: 'ioredis 5', standalone: (url, o = {}) => new Redis5(url, o), cluster: (nodes, o) => new Cluster5(nodes, o) },
+];
+
+describe('ioredis', () => {
+  let server: RedisServer;
+  let admin: RedisClientType;
+  let cluster: RedisCluster;
+  before(async () => {
+    server = await useRedis();
+    admin = createClient({ url: server.url });
+    await admin.connect();
+    cluster = await startRedisCluster();
+  });
+  after(async () => {
+    admin.destroy();
+    await server.stop();
+    await cluster.stop();
+  });
+
+  for (const { label, standalone, cluster: clusterOf } of versions) {
+    it(`runs the whole lifecycle on an ${label} client`, async () => {
+      const client = standalone(server.url);
+      try {
+        const keyPrefix = await exercise(client);
+        assert.equal((await keysLike(admin, `${keyPrefix}*`)).length, 1);
+      } finally {
+        client.disconnect();
+      }
+    });
+
+    it(`folds an ${label} keyPrefix into every key, logout-all included`, async () => {
+      const ioPrefix = `${uniquePrefix('io')}app:`;
+      const client = standalone(server.url, { keyPrefix: ioPrefix });
+      try {
+        const keyPrefix = await exercise(client, 3);
+        const keys = await keysLike(admin, `${ioPrefix}${keyPrefix}*`);
+        assert.equal(keys.length, 1, 'the kept token lives under both prefixes');
+        assert.deepEqual(await keysLike(admin, `${keyPrefix}*`), [], 'nothing escaped the ioredis prefix');
+      } finally {
+        client.disconnect();
+      }
+    });
+
+    for (const ioPrefix of [undefined, 'tenant:'] as const) {
+      it(`runs the whole lifecycle on an ${label} Cluster${ioPrefix === undefined ? '' : ' with a keyPrefix'}`, async () => {
+        const client = clusterOf(
+          cluster.nodes.map((node) => ({ host: '127.0.0.1', port: node.port })),
+          ioPrefix === undefined ? {} : { keyPrefix: ioPrefix },
+        );
+        try {
+          await exercise(client, 8);
+        } finally {
+          client.disconnect();
+        }
+      });
+    }
+  }
+
+  it('refuses replicas on an ioredis Cluster with a TypeError naming replicas', () => {
+    const client = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]!.port }], { lazyConnect: true });
+    try {
+      assert.throws(() => new MultiTokenRepository({ redis: client, replicas: 1 }), /^TypeError: replicas/);
+    } finally {
+      client.disconnect();
+    }
+  });
+
+  it('answers 503, never null, while an ioredis client cannot reach Redis', async () => {
+    const client = new Redis('redis://127.0.0.1:1', { lazyConnect: true, maxRetriesPerRequest: null, retryStrategy: () => 50 });
+    client.on('error', () => {});
+    try {
+      const tokens = new MultiTokenRepository<User>({ redis: client, timeout: 300 });
+      await assert.rejects(tokens.createToken({ id: 'ada' }), { name: 'MultiTokenStoreError' });
+      await assert.rejects(tokens.authenticate(generateToken('rmt', routingTag('ada'))), { name: 'MultiTokenStoreError' });
+    } finally {
+      client.disconnect();
+    }
+  });
+});

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.bench-out/'] },
+  { ignores: ['dist/', 'node_modules/', '.bench-out/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -13,8 +13,11 @@ export interface RedisScriptOptions {
  * or type mapping.
  */
 export interface RedisClientLike {
+  /** HGETALL: every field of a hash, in whatever shape the client returns. */
   hGetAll(key: string): Promise<unknown>;
+  /** EVALSHA: runs a loaded script by its SHA1. */
   evalSha(sha1: string, options: RedisScriptOptions): Promise<unknown>;
+  /** EVAL: runs a script from its source, after a NOSCRIPT. */
   eval(script: string, options: RedisScriptOptions): Promise<unknown>;
 }
 

@@ -35,4 +35,14 @@ export default tseslint.config(
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
   },
+  {
+    // The demo page's script runs in the browser, as a classic script with no build step.
+    files: ['demo/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', FormData: 'readonly', Intl: 'readonly',
+      },
+    },
+  },
 );

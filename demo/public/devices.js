@@ -179,6 +179,12 @@ async function refresh() {
   expectStatus(res, 200);
   showAccount();
   document.querySelector('#devices tbody').replaceChildren(...res.data.map(deviceRow));
+  return res.data.length;
+}
+
+async function refreshClicked() {
+  const count = await refresh();
+  say(`${plural(count, 'device')} signed in as ${sessionStorage.getItem(USER_KEY) ?? ''}.`);
 }
 
 async function signIn() {
@@ -231,7 +237,7 @@ form.addEventListener('submit', (event) => {
   event.preventDefault();
   void run(signIn);
 });
-document.getElementById('refresh').addEventListener('click', () => void run(refresh));
+document.getElementById('refresh').addEventListener('click', () => void run(refreshClicked));
 document.getElementById('logout').addEventListener('click', () => void run(logOut));
 document.getElementById('logout-others').addEventListener('click', () => void run(logOutOthers));
 document.getElementById('logout-all').addEventListener('click', () => void run(logOutEverywhere));

@@ -60,7 +60,8 @@ after(async () => {
 async function openDevice(): Promise<Device> {
   browser ??= await launchChromium();
   const context = await browser.newContext({ viewport: { width: 1100, height: 800 } });
-  context.setDefaultTimeout(10_000);
+  // Generous: a shared 2-core machine under load can be slow; a wait that times out still fails.
+  context.setDefaultTimeout(30_000);
   // Only the demo on loopback: anything else the page asked for would be a bug.
   await context.route(/.*/, (route) => (route.request().url().startsWith(`${demo.url}/`) ? route.continue() : route.abort()));
   const page = await context.newPage();

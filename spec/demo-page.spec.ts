@@ -29,8 +29,9 @@ type Call = string;
 
 interface Device {
   readonly page: Page;
-  /** The page's calls to the API since the last `act`, with the challenge of each 401. */
+  /** The page's calls to the API since the last `act`. */
   readonly calls: Call[];
+  /** The `WWW-Authenticate` challenge of each 401 among them. */
   readonly challenges: string[];
 }
 

@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', '.bench-out/'] },
+  { ignores: ['dist/', 'node_modules/', '.bench-out/', 'docs/api/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {
@@ -34,5 +34,15 @@ export default tseslint.config(
   {
     files: ['**/*.js'],
     ...tseslint.configs.disableTypeChecked,
+  },
+  {
+    // The demo page's script runs in the browser, as a classic script with no build step.
+    files: ['demo/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: {
+        document: 'readonly', sessionStorage: 'readonly', fetch: 'readonly', FormData: 'readonly', Intl: 'readonly',
+      },
+    },
   },
 );

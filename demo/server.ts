@@ -1,9 +1,11 @@
 // A runnable demo: an Express 5 API with password login, per-device tokens, a device list and
-// the three kinds of logout. `npm run demo` starts it on REDIS_URL, or on a throwaway
-// redis-server when REDIS_URL is not set.
+// the three kinds of logout, and a devices page at `/` (static files in demo/public, no build
+// step) that drives it. `npm run demo` starts it on REDIS_URL, or on a throwaway redis-server
+// when REDIS_URL is not set.
 import express, { type NextFunction, type Request, type Response } from 'express';
 import passport from 'passport';
 import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
 import { MultiToken, MultiTokenStoreError, RedisMultiTokenStrategy } from '../src/index.js';
 import { startRedisServer } from '../spec/support/redis-server.js';
 
@@ -29,24 +31,51 @@ async function main(): Promise<void> {
     console.log(`started a throwaway redis-server at ${redisUrl}`);
   }
 
-  MultiToken.configure({ redis: redisUrl, findUser: (id) => byId.get(id) ?? null, maxTokensPerUser: 5 });
+  // touchInterval 1: the page's "last used" column moves while you click around.
+  MultiToken.configure({ redis: redisUrl, findUser: (id) => byId.get(id) ?? null, maxTokensPerUser: 5, touchInterval: 1 });
   MultiToken.on('created', ({ userId, id, device }) => console.log(`login  user=${userId} token=${id} device=${device ?? '-'}`));
   MultiToken.on('expired', ({ reason, userId, ids }) => console.log(`${reason} user=${userId ?? '?'} tokens=${ids.join(',')}`));
   passport.use(new RedisMultiTokenStrategy());
   const authenticated = passport.authenticate('redis-multi-token') as express.RequestHandler;
 
   const app = express();
+  app.disable('x-powered-by');
+  app.use((_req, res, next) => {
+    // The page keeps its token in sessionStorage, so script injection is what would steal it:
+    // only the demo's own script and style may run, and nothing is cached.
+    res.set({
+      'Content-Security-Policy': "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'",
+      'X-Content-Type-Options': 'nosniff',
+      'Referrer-Policy': 'no-referrer',
+      'Cache-Control': 'no-store',
+    });
+    next();
+  });
+  app.use(express.static(fileURLToPath(new URL('public/', import.meta.url)), { cacheControl: false }));
   app.use(express.json());
 
   app.post('/login', async (req: Request, res: Response) => {
-    const { username, password } = (req.body ?? {}) as { username?: unknown; password?: unknown };
+    const { username, password, device } = (req.body ?? {}) as { username?: unknown; password?: unknown; device?: unknown };
     const account = typeof username === 'string' ? accounts.get(username) : undefined;
     if (account === undefined || account.password !== password) {
       res.status(401).json({ error: 'wrong username or password' });
       return;
     }
-    const { token, first } = await MultiToken.createToken(account.user, { device: req.get('user-agent') ?? null });
-    res.json({ token: token.key, id: token.id, firstDevice: first });
+    if (device !== undefined && typeof device !== 'string') {
+      res.status(400).json({ error: 'device must be a string' });
+      return;
+    }
+    // The label the user typed, else the browser's User-Agent.
+    const typed = device?.trim() ?? '';
+    const label = typed !== '' ? typed : (req.get('user-agent') ?? null);
+    try {
+      const { token, first } = await MultiToken.createToken(account.user, { device: label });
+      res.json({ token: token.key, id: token.id, firstDevice: first });
+    } catch (err) {
+      // createToken refuses a label with control characters with a TypeError: the client's fault.
+      if (!(err instanceof TypeError)) throw err;
+      res.status(400).json({ error: 'device must not contain control characters' });
+    }
   });
   app.get('/me', authenticated, (req, res) => {
     res.json({ user: req.user, token: req.authInfo });
@@ -75,7 +104,7 @@ async function main(): Promise<void> {
   const server = app.listen(port, '127.0.0.1', () => {
     const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
     console.log(`demo listening on ${base}
-try:
+open ${base}/ in two browsers (or a normal and a private window) to see both devices, or try:
   curl -s -X POST ${base}/login -H 'content-type: application/json' -d '{"username":"ada","password":"lovelace"}'
   curl -s ${base}/me -H "authorization: Bearer <token>"
   curl -s ${base}/devices -H "authorization: Bearer <token>"

@@ -1,55 +1,61 @@
-// `npm run demo` end to end: it starts its own redis-server, serves the API, and stops cleanly.
+// `npm run demo` end to end: it starts its own redis-server, serves the API and the devices page,
+// and stops cleanly.
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
 import { after, before, describe, it } from 'node:test';
+import { startDemo, type DemoProcess } from './support/demo-process.js';
 
-let demo: ChildProcess;
+let demo: DemoProcess;
 let base: string;
-let output = '';
 
 before(async () => {
-  const env: NodeJS.ProcessEnv = { ...process.env, PORT: '0' };
-  delete env.REDIS_URL;
-  demo = spawn(process.execPath, ['--import', 'tsx', 'demo/server.ts'], { cwd: new URL('..', import.meta.url), env });
-  demo.stderr?.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  base = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the demo did not start:\n${output}`)), 20_000);
-    demo.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /demo listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output);
-      if (match !== null) {
-        clearTimeout(timer);
-        resolve(match[1]!);
-      }
-    });
-    demo.once('exit', (code) => reject(new Error(`the demo exited with ${String(code)}:\n${output}`)));
-  });
+  demo = await startDemo();
+  base = demo.url;
 });
 
-after(() => {
-  if (demo.exitCode === null) demo.kill('SIGKILL');
+after(async () => {
+  await demo.stop();
 });
 
-async function login(device: string): Promise<string> {
-  const res = await fetch(`${base}/login`, {
+async function login(device: string, body: Record<string, unknown> = {}): Promise<Response> {
+  return fetch(`${base}/login`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'user-agent': device },
-    body: JSON.stringify({ username: 'ada', password: 'lovelace' }),
+    body: JSON.stringify({ username: 'ada', password: 'lovelace', ...body }),
   });
+}
+
+async function tokenOf(res: Response): Promise<string> {
   assert.equal(res.status, 200);
   return ((await res.json()) as { token: string }).token;
 }
 
+const auth = (token: string): RequestInit => ({ headers: { authorization: `Bearer ${token}` } });
+
 describe('the demo', () => {
   it('uses a throwaway redis-server when REDIS_URL is not set', () => {
-    assert.match(output, /started a throwaway redis-server at redis:\/\/127\.0\.0\.1:\d+/);
+    assert.match(demo.output(), /started a throwaway redis-server at redis:\/\/127\.0\.0\.1:\d+/);
+  });
+
+  it('serves the devices page at / with its script and style, under a strict Content-Security-Policy', async () => {
+    const page = await fetch(`${base}/`);
+    assert.equal(page.status, 200);
+    assert.match(page.headers.get('content-type') ?? '', /^text\/html/);
+    assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'; script-src 'self'/);
+    const html = await page.text();
+    assert.match(html, /<form id="signin-form">/);
+    assert.match(html, /<script src="devices\.js" defer><\/script>/);
+
+    const script = await fetch(`${base}/devices.js`);
+    assert.equal(script.status, 200);
+    assert.match(script.headers.get('content-type') ?? '', /javascript/);
+    const style = await fetch(`${base}/style.css`);
+    assert.equal(style.status, 200);
+    assert.match(style.headers.get('content-type') ?? '', /^text\/css/);
   });
 
   it('logs in two devices, lists them, and logs one out', async () => {
-    const phone = await login('phone');
-    const laptop = await login('laptop');
-    const auth = (token: string): RequestInit => ({ headers: { authorization: `Bearer ${token}` } });
+    const phone = await tokenOf(await login('phone'));
+    const laptop = await tokenOf(await login('laptop'));
 
     const me = await fetch(`${base}/me`, auth(phone));
     assert.equal(me.status, 200);
@@ -63,6 +69,45 @@ describe('the demo', () => {
     assert.equal((await fetch(`${base}/me`, auth(laptop))).status, 200);
   });
 
+  it('labels a device with the name sent at login, else with the User-Agent', async () => {
+    const named = await tokenOf(await login('Mozilla/5.0 tablet', { device: '  Kitchen tablet  ' }));
+    const unnamed = await tokenOf(await login('Mozilla/5.0 desktop', { device: '' }));
+    const devices = (await (await fetch(`${base}/devices`, auth(named))).json()) as { device: string; current: boolean }[];
+    assert.deepEqual(devices.slice(0, 2).map((d) => [d.device, d.current]), [['Mozilla/5.0 desktop', false], ['Kitchen tablet', true]]);
+    assert.equal((await fetch(`${base}/logout`, { method: 'POST', ...auth(unnamed) })).status, 204);
+  });
+
+  it('refuses a device name that is not a string or holds control characters, with 400', async () => {
+    assert.equal((await login('phone', { device: 42 })).status, 400);
+    assert.equal((await login('phone', { device: 'bad\u0007name' })).status, 400);
+  });
+
+  it('revokes another device by id, then logs out everywhere else, then everywhere', async () => {
+    const first = await tokenOf(await login('first'));
+    // Devices left by the tests above are not this test's business.
+    assert.equal((await fetch(`${base}/logout-others`, { method: 'POST', ...auth(first) })).status, 200);
+    const second = await tokenOf(await login('second'));
+    const third = await tokenOf(await login('third'));
+    const devices = (await (await fetch(`${base}/devices`, auth(first))).json()) as { id: string; device: string }[];
+    const secondId = devices.find((d) => d.device === 'second')!.id;
+
+    assert.equal((await fetch(`${base}/devices/${secondId}`, { method: 'DELETE', ...auth(first) })).status, 204);
+    assert.equal((await fetch(`${base}/devices/${secondId}`, { method: 'DELETE', ...auth(first) })).status, 404);
+    const refused = await fetch(`${base}/devices`, auth(second));
+    assert.equal(refused.status, 401);
+    assert.match(refused.headers.get('www-authenticate') ?? '', /error="invalid_token"/);
+
+    const others = await fetch(`${base}/logout-others`, { method: 'POST', ...auth(first) });
+    assert.equal(others.status, 200);
+    assert.deepEqual(await others.json(), { removed: 1 });
+    assert.equal((await fetch(`${base}/me`, auth(third))).status, 401);
+    assert.equal((await fetch(`${base}/me`, auth(first))).status, 200);
+
+    const all = await fetch(`${base}/logout-all`, { method: 'POST', ...auth(first) });
+    assert.deepEqual(await all.json(), { removed: 1 });
+    assert.equal((await fetch(`${base}/me`, auth(first))).status, 401);
+  });
+
   it('refuses a wrong password', async () => {
     const res = await fetch(`${base}/login`, {
       method: 'POST',
@@ -73,8 +118,6 @@ describe('the demo', () => {
   });
 
   it('stops on SIGTERM', async () => {
-    demo.kill('SIGTERM');
-    const [code] = (await once(demo, 'exit')) as [number | null];
-    assert.equal(code, 0);
+    assert.equal(await demo.stop(), 0);
   });
 });

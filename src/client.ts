@@ -13,9 +13,13 @@ export interface RedisScriptOptions {
  * or type mapping.
  */
 export interface RedisClientLike {
+  /** HGET: one field of a hash. */
   hGet(key: string, field: string): Promise<unknown>;
+  /** HMGET: several fields of a hash. */
   hmGet(key: string, fields: string[]): Promise<unknown>;
+  /** EVALSHA: runs a loaded script by its SHA1. */
   evalSha(sha1: string, options: RedisScriptOptions): Promise<unknown>;
+  /** EVAL: runs a script from its source, after a NOSCRIPT. */
   eval(script: string, options: RedisScriptOptions): Promise<unknown>;
 }
 
@@ -24,11 +28,17 @@ export interface RedisClientLike {
  * `Cluster`, from ioredis 5 or 6. Its own `keyPrefix` applies to every key the package uses.
  */
 export interface IoRedisClientLike {
+  /** HGET: one field of a hash. */
   hget(key: string, field: string): Promise<unknown>;
+  /** HMGET: several fields of a hash. */
   hmget(key: string, ...fields: string[]): Promise<unknown>;
+  /** EVALSHA: runs a loaded script by its SHA1. */
   evalsha(sha1: string, numberOfKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** EVAL: runs a script from its source, after a NOSCRIPT. */
   eval(script: string, numberOfKeys: number, ...keysAndArgs: string[]): Promise<unknown>;
+  /** Any command, such as WAIT, INFO or PING. */
   call(command: string, ...args: string[]): Promise<unknown>;
+  /** True for a `Cluster`. */
   readonly isCluster: boolean;
 }
 

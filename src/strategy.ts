@@ -61,8 +61,11 @@ export interface RedisMultiTokenAuthenticateOptions {
 }
 
 interface StrategyActions {
+  /** Injected by Passport: the request is authenticated as `user`, with `info` as `req.authInfo`. */
   success(user: unknown, info?: unknown): void;
+  /** Injected by Passport: the request is refused with this challenge and status. */
   fail(challenge?: unknown, status?: number): void;
+  /** Injected by Passport: authentication could not be done; `err` goes to `next(err)`. */
   error(err: unknown): void;
 }
 

@@ -239,8 +239,11 @@ describe('lastUsedAt', () => {
       assert.ok(writes <= Math.ceil(elapsed / 200) + 1, `${writes} writes in ${elapsed} ms`);
       assert.ok(writes >= 3, `${writes} writes in ${elapsed} ms`);
       assert.ok(last > token.lastUsedAt.getTime(), 'lastUsedAt moved');
+      // Without idleTimeout a verification shows the use recorded before it, and its own touch
+      // lands after it answered: the list shows that last write, never less.
       const [info] = await tokens.listTokens(ada);
-      assert.equal(info!.lastUsedAt.getTime(), last);
+      assert.ok(info!.lastUsedAt.getTime() >= last, 'the list shows the latest recorded use');
+      assert.ok(info!.lastUsedAt.getTime() - last <= 200 + 500, 'by at most one touch interval and a slow loop turn more');
     } finally {
       await client.close();
       await own.stop();

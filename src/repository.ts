@@ -420,28 +420,35 @@ export class MultiTokenRepository<User = DefaultUser>
     if (now - token.lastUsedAt.getTime() >= touchMs) {
       const touch = this.touch(store, hashKey, token, due);
       // With an idle timeout the touch is what keeps the token alive, so the answer waits for
-      // it (within the same deadline); without one, it is bookkeeping and runs on its own.
-      if (idleMs !== null) await touch;
+      // it (within the same deadline); without one, it is bookkeeping and runs on its own, and
+      // the answer shows the use recorded before this one.
+      if (idleMs !== null) {
+        const at = await touch;
+        if (at > 0) token.lastUsedAt = new Date(at);
+      }
     }
     return { user, token };
   }
 
-  /** Records a use of `token`; never rejects. A failure is reported as a `touchFailed` event. */
-  private touch(store: StoreClient, hashKey: string, token: TokenInfo, due: number): Promise<void> {
+  /**
+   * Records a use of `token`: resolves with the time written, or 0 when nothing was. Never
+   * rejects; a failure is reported as a `touchFailed` event.
+   */
+  private touch(store: StoreClient, hashKey: string, token: TokenInfo, due: number): Promise<number> {
     const flight = `${hashKey} ${token.id}`;
-    if (this.touching.has(flight)) return Promise.resolve();
+    if (this.touching.has(flight)) return Promise.resolve(0);
     this.touching.add(flight);
     const { touchMs, idleMs } = this.settings;
     return runScript(store, this.deadline, TOUCH_TOKEN, [hashKey], [token.id, String(touchMs), String(idleMs ?? 0)], due).then(
       (reply) => {
         this.touching.delete(flight);
-        const at = normaliseInteger(reply, 'EVALSHA touch');
-        if (at > 0) token.lastUsedAt = new Date(at);
+        return normaliseInteger(reply, 'EVALSHA touch');
       },
       (err: unknown) => {
         this.touching.delete(flight);
         const error = err instanceof MultiTokenStoreError ? err : new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'Redis touch failed', { cause: err });
         this.emit('touchFailed', { id: token.id, userId: token.userId, error });
+        return 0;
       },
     ).catch((err: unknown) => {
       // A bad reply, or a listener that threw: surface it as the listener's own error would be.
@@ -449,6 +456,7 @@ export class MultiTokenRepository<User = DefaultUser>
       process.nextTick(() => {
         throw err;
       });
+      return 0;
     });
   }
 

@@ -1,5 +1,5 @@
-// Storage v2's promises on a real Redis: app servers whose clocks disagree still agree on what
-// is revoked, and stamp times from the server's clock; a user's tokens live and die together
+// Storage v2's promises on a real Redis: app servers whose clocks disagree still accept each
+// other's tokens, agree on what is revoked, and stamp times from the server's clock; a user's tokens live and die together
 // under memory eviction; the per-user cap is on by default.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
@@ -49,6 +49,8 @@ describe('two app servers whose clocks disagree', () => {
     return keys;
   }
 
+  // Times are stamped by the server, so a host's clock being off, even by more than the idle
+  // timeout, must not change which tokens it accepts or whether it records their use.
   it('accept each other\'s fresh tokens, even with an idle timeout (2 s) shorter than the skew', async () => {
     const { ahead, behind } = pair(2);
     const ada = { id: 'ada' };
@@ -76,7 +78,7 @@ describe('two app servers whose clocks disagree', () => {
     const { ahead, behind } = pair(20);
     for (const [revoker, user] of [[ahead, { id: 'ada' }], [behind, { id: 'grace' }]] as const) {
       const keys = await issueOnBoth(ahead, behind, user);
-      // Each token is used on both servers, twice, so both write its last use.
+      // Each token is used on both servers, twice.
       for (let round = 0; round < 2; round++) {
         assert.equal(await liveCount(ahead, keys), keys.length);
         assert.equal(await liveCount(behind, keys), keys.length);

@@ -174,7 +174,8 @@ describe('a client allowed only the user\'s tag hash', () => {
     assert.doesNotMatch(key, /[*?[\]\\]/);
     await admin.sendCommand([
       'ACL', 'SETUSER', 'scoped', 'reset', 'on', '>scoped-password', `~${key}`, 'resetchannels',
-      '-@all', '+evalsha', '+eval', '+hmget', ...SCRIPT_COMMANDS,
+      // INFO: the one-time eviction-policy check (keyless, so no key pattern is involved).
+      '-@all', '+evalsha', '+eval', '+hmget', '+info', ...SCRIPT_COMMANDS,
     ]);
     scoped = createClient({ url: `redis://scoped:scoped-password@127.0.0.1:${server.port}` });
     await scoped.connect();

@@ -42,8 +42,10 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
   /** Deadline in ms for one call of the library: a whole verification shares one. Default 2000. */
   timeout?: number;
   /**
-   * The clock (epoch ms) against which a verification checks expiry and idle time. Stored
-   * times come from the Redis server's clock. Default `Date.now`.
+   * This host's clock (epoch ms). Stored times come from the Redis server's clock; the
+   * repository learns how far this clock is from the server's (from the replies of its
+   * scripts, and one small script beside its first verification) and checks expiry and idle
+   * time against the server's clock so estimated. Default `Date.now`.
    */
   clock?: () => number;
   /**

@@ -6,7 +6,7 @@ import { isRedisUrl, positiveSeconds, readSettings, type DefaultUser, type Multi
 import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail, type StoredRecord } from './record.js';
 import { CacheFence } from './fence.js';
 import { CallDeadline, badReply, normaliseInteger, normaliseString, normaliseStrings, runReplicatedScript, runScript } from './redis.js';
-import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
+import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, SERVER_TIME, TOUCH_TOKEN, type LuaScript } from './scripts.js';
 import { readScopes } from './scope.js';
 import { generateToken, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
 
@@ -210,6 +210,10 @@ export class MultiTokenRepository<User = DefaultUser>
   private lastParsed: ParsedToken | null = null;
   // Tokens whose touch is in flight: one touch per token at a time in this process.
   private readonly touching = new Set<string>();
+  // How far the Redis server's clock is ahead of `clock()`, in ms; null until a reply told.
+  // Records carry the server's times, so verification reads the server's clock, estimated
+  // from this, whatever this host's clock says.
+  private serverOffset: number | null = null;
 
   constructor(options?: MultiTokenRepositoryOptions<User>) {
     super();
@@ -312,6 +316,21 @@ export class MultiTokenRepository<User = DefaultUser>
     return runScript(store, this.deadline, script, [key], args);
   }
 
+  private learnServerTime(serverMs: number): void {
+    this.serverOffset = serverMs - this.settings.clock();
+  }
+
+  /** Learns the server's clock; never rejects: until it is known, the local clock stands in. */
+  private syncServerClock(store: StoreClient, hashKey: string, due: number): Promise<void> {
+    return runScript(store, this.deadline, SERVER_TIME, [hashKey], [], due).then(
+      (reply) => {
+        const at = Number(normaliseString(typeof reply === 'number' ? String(reply) : reply, 'EVALSHA time'));
+        if (Number.isSafeInteger(at)) this.learnServerTime(at);
+      },
+      () => {},
+    );
+  }
+
   private parse(key: string): ParsedToken | null {
     const last = this.lastParsed;
     this.lastParsed = null;
@@ -348,6 +367,7 @@ export class MultiTokenRepository<User = DefaultUser>
     ]);
     if (!Array.isArray(reply) || reply.length < 2) throw badReply('EVALSHA create');
     const now = normaliseInteger(reply[0], 'EVALSHA create');
+    this.learnServerTime(now);
     const first = normaliseInteger(reply[1], 'EVALSHA create') === 1;
     const evicted = normaliseStrings(reply.slice(2), 'EVALSHA create');
 
@@ -390,6 +410,8 @@ export class MultiTokenRepository<User = DefaultUser>
     const due = this.deadline.start();
     const hashKey = tagKey(keyPrefix, parsed.tag);
     if (!this.policyChecked) this.begin(store, hashKey);
+    // The first verification learns the server's clock, in the same round trip as its read.
+    const syncing = this.serverOffset === null ? this.syncServerClock(store, hashKey, due) : undefined;
     if (this.fence !== undefined) {
       const fenced = this.fence.ready(this.deadline, due);
       if (fenced !== undefined) await fenced;
@@ -409,9 +431,10 @@ export class MultiTokenRepository<User = DefaultUser>
       id = ids[at]!;
       stored = normaliseString(reply[at], 'HMGET');
     }
+    if (syncing !== undefined) await syncing;
     if (stored === null) return null;
     const record = decodeRecord(stored, 'HGET');
-    const now = clock();
+    const now = clock() + (this.serverOffset ?? 0);
     if (endOfLife(record, idleMs) <= now) return null;
     const found = this.settings.findUser(record.userId);
     const user = found instanceof Promise ? await found : found;
@@ -442,7 +465,9 @@ export class MultiTokenRepository<User = DefaultUser>
     return runScript(store, this.deadline, TOUCH_TOKEN, [hashKey], [token.id, String(touchMs), String(idleMs ?? 0)], due).then(
       (reply) => {
         this.touching.delete(flight);
-        return normaliseInteger(reply, 'EVALSHA touch');
+        const at = normaliseInteger(reply, 'EVALSHA touch');
+        if (at > 0) this.learnServerTime(at);
+        return at;
       },
       (err: unknown) => {
         this.touching.delete(flight);
@@ -578,6 +603,7 @@ export class MultiTokenRepository<User = DefaultUser>
     const currentIds = options.current === undefined ? [] : this.idsOf(options.current, userId, 'listTokens');
     const reply = await this.script(LIST_TOKENS, key, [userId, String(this.settings.idleMs ?? 0)]);
     if (!Array.isArray(reply) || reply.length % 2 !== 1) throw badReply('EVALSHA list');
+    this.learnServerTime(normaliseInteger(reply[0], 'EVALSHA list'));
     const list: ListedToken[] = [];
     for (let i = 1; i < reply.length; i += 2) {
       const id = normaliseString(reply[i], 'EVALSHA list');

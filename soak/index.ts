@@ -8,6 +8,7 @@
 // It starts its own throwaway redis-server (REDIS_URL to use another: keys are then counted
 // under the soak's own prefix with SCAN, and used_memory is the whole server's). It is not part
 // of `npm test`. It prints a summary and exits 1 when a check fails.
+import { availableParallelism, loadavg } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
 import { createClient, type RedisClientType } from 'redis';
@@ -163,7 +164,8 @@ async function main(): Promise<number> {
     const version = /redis_version:(\S+)/.exec(await admin.info('server'))?.[1] ?? '?';
     console.log(
       `soak: ${seconds} s, ${concurrency} calls in flight, ${LOAD.users} users (${LOAD.hotUsers} hot), ttl ${LOAD.ttlMin}-${LOAD.ttlMax} s, ` +
-        `idleTimeout ${LOAD.idleMs / 1000} s, maxTokensPerUser ${CAP}; Redis ${version} (${server.external ? 'REDIS_URL' : 'throwaway'}), Node ${process.version}` +
+        `idleTimeout ${LOAD.idleMs / 1000} s, maxTokensPerUser ${CAP}; Redis ${version} (${server.external ? 'REDIS_URL' : 'throwaway'}), Node ${process.version}, ` +
+        `load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores` +
         (globalThis.gc === undefined ? '; heap sampled without --expose-gc' : ''),
     );
 

@@ -11,6 +11,7 @@
 // (REDIS_URL to use another: its INFO commandstats are reset; the user's keys are removed
 // afterwards).
 import { randomBytes } from 'node:crypto';
+import { availableParallelism, loadavg } from 'node:os';
 import { createClient, type RedisClientType } from 'redis';
 import { median, percentile, timeEach } from '../bench/measure.js';
 import { tagKey } from '../src/keys.js';
@@ -32,8 +33,11 @@ interface Row {
   list: [number, number];
   verify: [number, number];
   expireAll: number;
-  /** Server time of one create script, µs (INFO commandstats). */
+  /** Server time of one create and one list script, µs (INFO commandstats). */
   createServerUs: number;
+  listServerUs: number;
+  /** CPU time of this process during one listTokens, µs: decoding the records blocks its event loop. */
+  listCpuUs: number;
 }
 
 function readSizes(argv: readonly string[]): number[] {
@@ -97,6 +101,11 @@ async function measure(client: RedisClientType, repository: MultiTokenRepository
     const tokens = await repository.listTokens(user);
     if (tokens.length !== size) throw new Error(`listTokens gave ${tokens.length} of ${size} tokens`);
   });
+  const listServerUs = await serverMicros(client, () => repository.listTokens(user));
+  const cpu = process.cpuUsage();
+  await repository.listTokens(user);
+  const { user: cpuUser, system: cpuSystem } = process.cpuUsage(cpu);
+  const listCpuUs = cpuUser + cpuSystem;
   const { token } = await repository.createToken(user, { device: DEVICE });
   const verify = await timeEach(1000, async () => {
     if ((await repository.authenticate(token.key)) === null) throw new Error('a live token did not authenticate');
@@ -105,7 +114,7 @@ async function measure(client: RedisClientType, repository: MultiTokenRepository
   const removed = await repository.expireAllTokens(user);
   const expireAll = Number(process.hrtime.bigint() - t0) / 1e6;
   if (removed !== size + 1) throw new Error(`expireAllTokens removed ${removed} of ${size + 1} tokens`);
-  return { tokens: size, create: ms(create), expire: ms(expire), list: ms(list), verify: ms(verify), expireAll, createServerUs };
+  return { tokens: size, create: ms(create), expire: ms(expire), list: ms(list), verify: ms(verify), expireAll, createServerUs, listServerUs, listCpuUs };
 }
 
 const fmt = (n: number): string => (n >= 100 ? n.toFixed(0) : n >= 10 ? n.toFixed(1) : n.toFixed(2));
@@ -118,14 +127,17 @@ async function main(): Promise<void> {
   const repository = new MultiTokenRepository({ redis: client, keyPrefix: KEY_PREFIX, maxTokensPerUser: null, timeout: 60_000 });
   try {
     const version = /redis_version:(\S+)/.exec(await client.info('server'))?.[1] ?? '?';
-    console.log(`Redis ${version}, Node ${process.version}; ms per call, median / p90; server µs from INFO commandstats\n`);
-    console.log('| Tokens in the hash | createToken | createToken, server time | expireToken | listTokens | authenticate | expireAllTokens |');
-    console.log('|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(
+      `Redis ${version}, Node ${process.version}, load average ${loadavg()[0]!.toFixed(1)} on ${availableParallelism()} cores; ` +
+        "ms per call, median / p90; Redis busy: one script's time, from INFO commandstats\n",
+    );
+    console.log('| Tokens in the hash | createToken | create, Redis busy | expireToken | listTokens | list, Redis busy | list, app CPU | authenticate | expireAllTokens |');
+    console.log('|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
     for (const size of sizes) {
       const row = await measure(client, repository, size);
       console.log(
         `| ${row.tokens.toLocaleString('en')} | ${fmt(row.create[0])} / ${fmt(row.create[1])} | ${fmt(row.createServerUs / 1000)} ` +
-          `| ${fmt(row.expire[0])} / ${fmt(row.expire[1])} | ${fmt(row.list[0])} / ${fmt(row.list[1])} ` +
+          `| ${fmt(row.expire[0])} / ${fmt(row.expire[1])} | ${fmt(row.list[0])} / ${fmt(row.list[1])} | ${fmt(row.listServerUs / 1000)} | ${fmt(row.listCpuUs / 1000)} ` +
           `| ${fmt(row.verify[0])} / ${fmt(row.verify[1])} | ${fmt(row.expireAll)} |`,
       );
     }

@@ -69,6 +69,13 @@ describe('device metadata and listTokens', () => {
     await assert.rejects(tokens.createToken(ada, { meta: { k: 'v'.repeat(257) } }), /^TypeError: meta/);
     await assert.rejects(tokens.createToken(ada, { device: 42 as unknown as string }), /^TypeError: device/);
   });
+
+  it('turns control characters of a device label, such as a tab in a User-Agent, into spaces', async () => {
+    const { tokens } = repository();
+    const { token } = await tokens.createToken(ada, { device: 'Mozilla/5.0\t(X11)\u0000x' });
+    assert.equal(token.device, 'Mozilla/5.0 (X11) x');
+    assert.equal((await tokens.authenticate(token.key))?.token.device, 'Mozilla/5.0 (X11) x');
+  });
 });
 
 describe('revocation', () => {

@@ -39,12 +39,15 @@ export function isStorableUserId(userId: string): boolean {
   return userId !== '' && !CONTROL_CHARS.test(userId);
 }
 
-/** Checks a device label: a string without control characters, cut to 256 characters; empty is none. */
+/**
+ * Reads a device label: a string, its control characters turned into spaces (a User-Agent may
+ * carry a tab, and a login must not fail over it), cut to 256 characters; empty is none.
+ */
 export function readDevice(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') throw new TypeError('device must be a string');
-  if (CONTROL_CHARS.test(value)) throw new TypeError('device must not contain control characters');
-  const device = value.slice(0, DEVICE_MAX);
+  // eslint-disable-next-line no-control-regex
+  const device = value.replace(/[\x00-\x1F\x7F]/g, ' ').slice(0, DEVICE_MAX);
   return device === '' ? null : device;
 }
 

@@ -46,7 +46,7 @@ export interface ListedToken extends TokenInfo {
 
 /** Options of {@link MultiTokenRepository.createToken}. */
 export interface CreateTokenOptions {
-  /** Label of the device, such as a User-Agent. Cut to 256 characters; no control characters. */
+  /** Label of the device, such as a User-Agent. Control characters become spaces; cut to 256 characters. */
   device?: string | null;
   /** Lifetime in seconds of this token, or null for none. Default: the repository's `ttl`. */
   ttl?: number | null;

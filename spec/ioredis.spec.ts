@@ -123,6 +123,21 @@ describe('ioredis', () => {
     }
   }
 
+  it('refuses an ioredis client that reads from replicas, with a TypeError naming redis', () => {
+    const client = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]!.port }], { lazyConnect: true, scaleReads: 'slave' });
+    const replica = new Redis(server.url, { lazyConnect: true, role: 'slave' });
+    try {
+      assert.throws(() => new MultiTokenRepository({ redis: client }), /^TypeError: redis: .*replicas/);
+      assert.throws(() => new MultiTokenRepository({ redis: replica }), /^TypeError: redis: .*replicas/);
+      const master = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]!.port }], { lazyConnect: true, scaleReads: 'master' });
+      assert.doesNotThrow(() => new MultiTokenRepository({ redis: master }));
+      master.disconnect();
+    } finally {
+      client.disconnect();
+      replica.disconnect();
+    }
+  });
+
   it('refuses replicas on an ioredis Cluster with a TypeError naming replicas', () => {
     const client = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]!.port }], { lazyConnect: true });
     try {

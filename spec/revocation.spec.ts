@@ -81,6 +81,39 @@ describe('replicas: revocations wait until replicas hold them', () => {
     }
   });
 
+  it('reads from the master even when the Sentinel client keeps a replica pool, so a lagging replica accepts nothing revoked', async () => {
+    const master = await startRedisServer();
+    const { replica } = await replicaOf(master);
+    const sentinel = await startRedisSentinel(master);
+    const watcher = await admin(sentinel);
+    await until('the sentinel to know the replica', async () => {
+      const replicas = await watcher.sendCommand<unknown[]>(['SENTINEL', 'REPLICAS', 'mymaster']);
+      return replicas.length === 1;
+    });
+    const client = createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: sentinel.port }], replicaPoolSize: 1 });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('replica-reads'), timeout: 1000 });
+      const revoked = (await tokens.createToken({ id: 'ada' })).token;
+      const kept = (await tokens.createToken({ id: 'ada' })).token;
+      // The replica falls behind: frozen, it holds neither the revocation nor anything after.
+      replica.freeze();
+      assert.equal(await tokens.expireToken(revoked.key), true);
+      for (let i = 0; i < 5; i++) {
+        assert.equal(await tokens.authenticate(revoked.key), null, 'a revoked token passed');
+        assert.equal((await tokens.authenticate(kept.key))?.user.id, 'ada');
+      }
+    } finally {
+      replica.thaw();
+      void client.destroy();
+      watcher.destroy();
+      await sentinel.stop();
+      await replica.stop();
+      await master.stop();
+    }
+  });
+
   for (const kind of ['client', 'pool'] as const) {
     it(`rejects a revocation with ERR_MULTITOKEN_REPLICAS within the deadline when the replica is held (${kind})`, async () => {
       const master = await startRedisServer();

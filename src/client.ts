@@ -126,11 +126,16 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
     eval: (source, keys, args) => target.eval(source, { keys, arguments: args }),
     wait: (replicas, ms) => send(target, ['WAIT', String(replicas), String(ms)], routeKey),
   });
+  const caching = raw.clientSideCache !== undefined && raw.clientSideCache !== null;
+  // A cluster with `useReplicas` or a Sentinel client with replicas in its pool would send
+  // read-only commands to replicas, which may not hold a revocation yet: reads go to the
+  // master, as writes do. (A caching Sentinel client keeps its cacheable reads; see README.)
+  const masterReads = kind === 'cluster' || (kind === 'sentinel' && !caching);
   return {
     kind,
-    caching: raw.clientSideCache !== undefined && raw.clientSideCache !== null,
-    hGet: (key, field) => view.hGet(key, field),
-    hmGet: (key, fields) => view.hmGet(key, fields),
+    caching,
+    hGet: masterReads ? (key, field) => send(view, ['HGET', key, field], key) : (key, field) => view.hGet(key, field),
+    hmGet: masterReads ? (key, fields) => send(view, ['HMGET', key, ...fields], key) : (key, fields) => view.hmGet(key, fields),
     evalSha: (sha1, keys, args) => view.evalSha(sha1, { keys, arguments: args }),
     eval: (source, keys, args) => view.eval(source, { keys, arguments: args }),
     command: (args, routeKey) => send(view, args, routeKey),

@@ -116,6 +116,13 @@ export function isRedisUrl(value: string): boolean {
   }
 }
 
+function readsFromReplicas(client: IoRedisClientLike): boolean {
+  const options = (client as { options?: { scaleReads?: unknown; role?: unknown } }).options;
+  if (options === undefined) return false;
+  if (client.isCluster) return options.scaleReads !== undefined && options.scaleReads !== 'master';
+  return options.role === 'slave';
+}
+
 /** Checks every option and applies the defaults. */
 export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | undefined): Settings<User> {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
@@ -155,6 +162,9 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   }
   if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isNodeRedisClient(o.redis) || isIoRedisClient(o.redis))) {
     throw new TypeError('redis must be a node-redis client, an ioredis client, or a redis:// or rediss:// URL');
+  }
+  if (isIoRedisClient(o.redis) && readsFromReplicas(o.redis)) {
+    throw new TypeError("redis: an ioredis client that reads from replicas (scaleReads other than 'master', or role 'slave') may accept a revoked token; read from the master");
   }
   if (replicas > 0 && isIoRedisClient(o.redis) && o.redis.isCluster) {
     throw new TypeError('replicas needs WAIT on the node that owns each key, which an ioredis Cluster cannot address; use a node-redis cluster, or replicas: 0');

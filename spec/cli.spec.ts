@@ -9,6 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { createClient, createCluster } from 'redis';
+import { runCli } from '../src/cli/run.js';
 import { MultiTokenRepository, type IssuedToken } from '../src/index.js';
 import { hashKeyOf } from './support/layout.js';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
@@ -315,6 +316,34 @@ describe('the admin CLI', () => {
     });
   });
 
+  describe('progress', () => {
+    it("is drawn on a terminal's stderr and erased before the result; never with --json", async () => {
+      const { tokens, common } = setup('cli-progress');
+      await tokens.createToken({ id: 'ada' });
+      // In process, with a stderr that says it is a terminal.
+      const run = async (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> => {
+        let stdout = '';
+        let stderr = '';
+        const status = await runCli(args, {
+          stdout: { write: (text: string) => (stdout += text) },
+          stderr: { isTTY: true, write: (text: string) => (stderr += text) },
+          env: {},
+        });
+        return { status, stdout, stderr };
+      };
+      const text = await run(['prune', ...common]);
+      assert.equal(text.status, 0);
+      const erase = '\r\x1b[2K';
+      assert.ok(text.stderr.startsWith(`${erase}prune: 1 hash`), JSON.stringify(text.stderr));
+      assert.ok(text.stderr.endsWith(erase), 'the progress line is erased');
+      assert.match(text.stdout, /^Removed 0 dead tokens from 0 of 1 hash /);
+      const json = await run(['stats', ...common, '--json']);
+      assert.equal(json.status, 0);
+      assert.equal(json.stderr, '');
+      assert.equal((JSON.parse(json.stdout) as { tokens: number }).tokens, 1);
+    });
+  });
+
   describe('help', () => {
     it('documents every command and option, for the tool and for each command', async () => {
       const [tool, list, prune] = await Promise.all([cli(['--help']), cli(['list', '--help']), cli(['help', 'prune'])]);
@@ -379,7 +408,11 @@ describe('the admin CLI on a Redis Cluster', () => {
 
       const pruned = await cliJson(['prune', '--url', second!, '--cluster', '--prefix', prefix]);
       assert.deepEqual(pruned, { prefix, idleTimeout: null, cluster: true, servers: 3, keys: 24, keysPruned: 24, removed: 24 });
-      const after = await cliJson(['stats', '--url', second!, '--cluster', '--prefix', prefix]);
+      const [after, list] = await Promise.all([
+        cliJson(['stats', '--url', second!, '--cluster', '--prefix', prefix]),
+        cliJson(['list', 'user-7', '--url', first!, '--prefix', prefix]),
+      ]);
+      assert.deepEqual((list.tokens as { id: string }[]).map((token) => token.id), [live[7]!.id]);
       assert.equal(after.tokens, 24);
       assert.equal(after.expired, 0);
       for (const token of live) assert.equal((await tokens.authenticate(token.key))?.token.id, token.id);

@@ -129,7 +129,7 @@ export function progressLine(stream: ProgressStream, label: string): ProgressLin
       last = now;
       drawn = true;
       const servers = progress.servers > 1 ? `, ${progress.serversDone}/${progress.servers} masters done` : '';
-      stream.write(`\r\x1b[2K${label}: ${progress.keys.toLocaleString('en-US')} hashes${servers}`);
+      stream.write(`\r\x1b[2K${label}: ${progress.keys.toLocaleString('en-US')} hash${progress.keys === 1 ? '' : 'es'}${servers}`);
     },
     end() {
       if (drawn) stream.write('\r\x1b[2K');

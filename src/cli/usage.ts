@@ -90,7 +90,7 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
       'how many hashes, users and live tokens there are, live tokens by time left (<1h, <1d,\n' +
       '<7d, <30d, longer, never), dead tokens not yet pruned, and the memory of those hashes\n' +
       '(MEMORY USAGE). Each bucket holds the tokens with at least the previous bucket\'s time\n' +
-      'left. Read-only. Run it against a replica or off-peak on a large dataset.',
+      'left. Read-only, but it reads every hash: on a large dataset, run it off-peak.',
   },
   prune: {
     operands: [],

@@ -109,8 +109,12 @@ export async function* scanTagKeys(
       const next = normaliseString(reply[0], 'SCAN');
       if (next === null) throw badReply('SCAN');
       cursor = next;
-      const keys = normaliseStrings(reply[1], 'SCAN').filter((key) => tagOfKey(prefix, key) !== null && !seen.has(key));
-      for (const key of keys) seen.add(key);
+      const keys: string[] = [];
+      for (const key of normaliseStrings(reply[1], 'SCAN')) {
+        if (tagOfKey(prefix, key) === null || seen.has(key)) continue;
+        seen.add(key);
+        keys.push(key);
+      }
       found += keys.length;
       if (keys.length > 0) yield { server, keys };
       onProgress?.({ serversDone: cursor === '0' ? index + 1 : index, servers: servers.length, keys: found });

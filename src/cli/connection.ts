@@ -8,8 +8,6 @@ import { CallDeadline, normaliseString } from '../redis.js';
 
 /** One Redis server the CLI can send raw commands to: the standalone server, or one master. */
 export interface ServerConnection {
-  /** `host:port`, for progress lines. */
-  readonly address: string;
   /** Sends one command to this server, within the deadline. */
   send(args: string[]): Promise<unknown>;
 }
@@ -46,10 +44,8 @@ interface NodeClient extends RedisClientLike {
   destroy?(): void;
   disconnect?(): Promise<unknown>;
 }
-interface ClusterNode {
-  host: string;
-  port: number;
-}
+// A master as node-redis describes it, only ever handed back to nodeClient().
+type ClusterNode = object;
 interface ClusterClient extends RedisClientLike {
   on(event: 'error', listener: (err: unknown) => void): unknown;
   connect(): Promise<unknown>;
@@ -150,8 +146,11 @@ export async function openConnection(options: ConnectOptions): Promise<AdminConn
     teardown(client);
     return openCluster(redis, url, socket, deadline);
   }
-  if (!isNodeRedisClient(client)) throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'the installed redis package is not node-redis 4.6 or later');
-  const server: ServerConnection = { address: addressOf(url), send };
+  if (!isNodeRedisClient(client)) {
+    teardown(client);
+    throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'the installed redis package is not node-redis 4.6 or later');
+  }
+  const server: ServerConnection = { send };
   return {
     cluster: false,
     client,
@@ -161,11 +160,6 @@ export async function openConnection(options: ConnectOptions): Promise<AdminConn
     sendForKey: (_key, args) => send(args),
     close: () => teardown(client),
   };
-}
-
-function addressOf(url: string): string {
-  const parsed = new URL(url);
-  return `${parsed.hostname || '127.0.0.1'}:${parsed.port || '6379'}`;
 }
 
 async function openCluster(redis: RedisModule, url: string, socket: SocketOptions, deadline: CallDeadline): Promise<AdminConnection> {
@@ -186,7 +180,7 @@ async function openCluster(redis: RedisModule, url: string, socket: SocketOption
   }
   if (!Array.isArray(cluster.masters) || typeof cluster.nodeClient !== 'function' || !isNodeRedisClient(cluster)) {
     teardown(cluster);
-    throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'the installed redis package has no cluster.masters: use node-redis 4.7 or later');
+    throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'the installed redis package has no cluster.masters and nodeClient(): update node-redis');
   }
   return {
     cluster: true,
@@ -196,9 +190,8 @@ async function openCluster(redis: RedisModule, url: string, socket: SocketOption
     async servers() {
       const servers: ServerConnection[] = [];
       for (const master of cluster.masters) {
-        const address = `${master.host}:${master.port}`;
         const client = await deadline.guard(() => Promise.resolve(cluster.nodeClient(master)), 'CONNECT');
-        servers.push({ address, send: (args) => deadline.guard(() => client.sendCommand(args), args[0]!) });
+        servers.push({ send: (args) => deadline.guard(() => client.sendCommand(args), args[0]!) });
       }
       return servers;
     },

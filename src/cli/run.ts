@@ -34,19 +34,25 @@ function version(): string {
   return typeof pkg === 'object' && pkg !== null && 'version' in pkg && typeof pkg.version === 'string' ? pkg.version : 'unknown';
 }
 
-/** The innermost message of an error, on one line, never a stack. */
+/** What one error says: its message, or for an empty AggregateError (a failed dual-stack connect) its first error's. */
+function messageOf(err: Error): string {
+  if (err.message !== '') return err.message;
+  const first: unknown = err instanceof AggregateError ? err.errors[0] : undefined;
+  return first instanceof Error && first.message !== '' ? first.message : err.name;
+}
+
+/** An error and the causes it carries, on one line, never a stack. */
 function describe(err: unknown): string {
   if (!(err instanceof Error)) return String(err);
-  let message = err.message;
-  // A store error names the command; its cause says what went wrong there.
+  let message = messageOf(err);
+  // A store error names what failed; its causes say why.
   let cause: unknown = err instanceof MultiTokenError ? err.cause : undefined;
   while (cause instanceof Error) {
-    const detail = cause.message !== '' ? cause.message : cause.name;
+    const detail = messageOf(cause);
     if (!message.includes(detail)) message += `: ${detail}`;
     cause = cause.cause;
   }
-  if (err instanceof AggregateError && err.errors.length > 0) message += `: ${describe(err.errors[0])}`;
-  return message.replace(/\s*\n\s*/g, ' ').trim() || err.name;
+  return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
 function print(io: CliIo, options: CommonOptions, json: unknown, text: string): void {

@@ -66,6 +66,8 @@ const IN_PROCESS: readonly Labelled[] = [
   { key: 'raw-notimer', label: 'bare hGet, no per-command timer' },
   { key: 'raw-csc', label: 'bare hGet, client-side cache (no timer)' },
   { key: 'sha-raw', label: 'SHA-256, then bare hGet (no timer)' },
+  { key: 'minimal', label: 'minimal hashed-token strategy (Passport call, SHA-256, bare hGet)' },
+  { key: 'minimal-csc', label: 'the same minimal strategy, client-side cache' },
 ];
 
 const HTTP_APPS: readonly Labelled[] = [

@@ -39,7 +39,7 @@ interface Settings {
 const FULL: Settings = {
   // Many short rounds rather than a few long ones: on a shared machine the load changes from
   // second to second, and a ratio is only as good as the closeness in time of its two runs.
-  inProcess: { rounds: 12, durationMs: 500, warmupMs: 500 },
+  inProcess: { rounds: 10, durationMs: 500, warmupMs: 500 },
   malformed: { rounds: 8, durationMs: 400, warmupMs: 300 },
   http: { rounds: 12, durationSeconds: 1, warmupSeconds: 1, connections: 64 },
   growth: { sizes: [1, 10, 100, 1000, 10000], rounds: 3, createCalls: 100, verifyMs: 500 },

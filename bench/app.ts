@@ -4,7 +4,7 @@ import type { AddressInfo } from 'node:net';
 import express, { type RequestHandler } from 'express';
 import { Passport } from 'passport';
 import { APP_KINDS, type AppKind, type AppReady } from './app-kinds.js';
-import { cachingClient, bearerStrategy, jwtStrategy, oursStrategy, plainClient, USER_ID } from './contenders.js';
+import { InstantStrategy, bearerStrategy, cachingClient, jwtStrategy, oursStrategy, plainClient, USER_ID } from './contenders.js';
 
 function isKind(value: unknown): value is AppKind {
   return APP_KINDS.includes(value as AppKind);
@@ -13,6 +13,9 @@ function isKind(value: unknown): value is AppKind {
 async function guard(kind: Exclude<AppKind, 'none'>, url: string): Promise<RequestHandler> {
   const passport = new Passport();
   switch (kind) {
+    case 'instant':
+      passport.use(new InstantStrategy());
+      return passport.authenticate('instant', { session: false }) as RequestHandler;
     case 'ours':
       // As the README shows it: no `session: false`, the strategy opts out of sessions itself.
       passport.use(oursStrategy(await plainClient(url)));

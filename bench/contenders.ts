@@ -1,10 +1,12 @@
 // The strategies under test, built the same way in the bench process and in the HTTP apps:
 // ours, ours over a client-side-cached connection, passport-http-bearer doing SHA-256 then GET
-// of a JSON user, passport-jwt with HS256, and a raw HGETALL as the floor of one round trip.
+// of a JSON user, passport-jwt with HS256, a strategy that succeeds at once, and bare HGETs of
+// the token's field as the floor of one round trip.
 import { createHash, createSecretKey, randomBytes } from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
+import PassportStrategy from 'passport-strategy';
 import { createClient, type RedisClientType } from 'redis';
 import type { DefaultUser } from '../src/options.js';
 import type { MultiTokenRepository } from '../src/repository.js';
@@ -17,8 +19,11 @@ export const KEY_PREFIX = 'bench:';
 export const BEARER_PREFIX = 'bearer:';
 /** The HS256 key of the passport-jwt contender. */
 export const JWT_SECRET = 'bench-only-hs256-secret-of-32-bytes!';
-/** A realistic device label, the same length in every layout. */
+/** A realistic short device label, the same in every layout. */
 export const DEVICE = 'Firefox 128 on macOS 14';
+/** A real browser User-Agent (117 characters), for what a long device label costs. */
+export const USER_AGENT =
+  'Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Safari/537.36';
 export const USER_ID = 'user-1';
 const TTL_SECONDS = 14 * 86400;
 
@@ -26,7 +31,7 @@ const TTL_SECONDS = 14 * 86400;
 export interface Tokens {
   /** Ours: a live `rmt_` token. */
   ours: string;
-  /** The Redis key of our token's record, for the raw HGETALL contender. */
+  /** The Redis key of the hash that holds our token's record, for the bare HGET contenders. */
   oursRecordKey: string;
   /** The field of our token in that hash. */
   oursField: string;
@@ -97,10 +102,18 @@ function createCachingClient(url: string) {
 
 export type CachingClient = Awaited<ReturnType<typeof cachingClient>>;
 
+/**
+ * The view of a node-redis client without its per-command timer: what the repository itself
+ * uses (node-redis 6 arms a 5 s `AbortSignal.timeout()` per command by default).
+ */
+export function withoutTimer<C extends RedisClientType | CachingClient>(client: C): C {
+  return client.withCommandOptions({ timeout: 0 }) as unknown as C;
+}
+
 /** A repository of ours on `client`, with the bench's key prefix unless told otherwise. */
 export function oursRepository(
   client: RedisClientType | CachingClient,
-  options: { maxTokensPerUser?: number; keyPrefix?: string } = {},
+  options: { maxTokensPerUser?: number | null; keyPrefix?: string } = {},
 ): MultiTokenRepository {
   return new pkg.MultiTokenRepository({ redis: client, keyPrefix: KEY_PREFIX, ...options });
 }
@@ -111,8 +124,8 @@ export function oursStrategy(client: RedisClientType | CachingClient): RedisMult
 }
 
 /** The JSON user passport-http-bearer's verify reads, and the plain layout stores. */
-export function bearerRecord(userId: string, now: number): string {
-  return JSON.stringify({ id: userId, device: DEVICE, createdAt: now, lastUsedAt: now, expiresAt: now + TTL_SECONDS * 1000 });
+export function bearerRecord(userId: string, now: number, device: string = DEVICE): string {
+  return JSON.stringify({ id: userId, device, createdAt: now, lastUsedAt: now, expiresAt: now + TTL_SECONDS * 1000 });
 }
 
 /** The hex SHA-256 of a token: how a hashed-at-rest bearer setup names its record. */
@@ -146,6 +159,41 @@ export function jwtStrategy(secret: 'string' | 'key'): JwtStrategy {
   );
 }
 
+/**
+ * A Passport strategy that succeeds at once with `{ id }`, reading nothing: the cost of
+ * Passport's middleware alone, the HTTP baseline of any strategy.
+ */
+export class InstantStrategy extends PassportStrategy.Strategy {
+  name = 'instant';
+
+  override authenticate(): void {
+    this.success({ id: USER_ID });
+  }
+}
+
+/**
+ * The least a Passport strategy for hashed tokens can do: take the header, derive the token's
+ * id (our digest), one bare HGET without a per-command timer, success. No format or checksum
+ * check, no deadline, no expiry check, no user lookup: the attainable floor of ours.
+ */
+export class MinimalHashedStrategy extends PassportStrategy.Strategy {
+  name = 'minimal';
+  private readonly read: (id: string) => Promise<string | null>;
+
+  constructor(read: (id: string) => Promise<string | null>) {
+    super();
+    this.read = read;
+  }
+
+  override authenticate(req: { headers: { authorization?: string | undefined } }): void {
+    const id = tokenMath.tokenId((req.headers.authorization ?? '').slice(7), null);
+    this.read(id).then(
+      (stored) => (stored === null ? this.fail(401) : this.success({ id: USER_ID })),
+      (err: unknown) => this.error(err instanceof Error ? err : new Error('read failed')),
+    );
+  }
+}
+
 /** Writes one token of each kind for {@link USER_ID}. */
 export async function seedTokens(client: RedisClientType): Promise<Tokens> {
   const repository = oursRepository(client);
@@ -173,4 +221,40 @@ export function malformedToken(key: string): string {
 /** A token of ours with a valid checksum that no record matches. */
 export function unknownToken(): string {
   return tokenMath.generateToken('rmt', tokenMath.routingTag('nobody'));
+}
+
+const expect = (call: () => Promise<Outcome>, outcome: Outcome) => async (): Promise<boolean> => (await call()) === outcome;
+
+/**
+ * Every operation the in-process sections and bench/profile.ts measure, by key: each resolves
+ * true when it gave the expected outcome.
+ */
+export function contenderOps(client: RedisClientType, csc: CachingClient, tokens: Tokens): Record<string, () => Promise<boolean>> {
+  const bare = withoutTimer(client);
+  const bareCached = withoutTimer(csc);
+  const { oursRecordKey: key, oursField: field } = tokens;
+  const bad = malformedToken(tokens.ours);
+  return {
+    ours: expect(passportCall(oursStrategy(client), bearerRequest(tokens.ours)), 'success'),
+    'ours-csc': expect(passportCall(oursStrategy(csc), bearerRequest(tokens.ours)), 'success'),
+    bearer: expect(passportCall(bearerStrategy(client), bearerRequest(tokens.bearer)), 'success'),
+    jwt: expect(passportCall(jwtStrategy('string'), bearerRequest(tokens.jwt)), 'success'),
+    'jwt-key': expect(passportCall(jwtStrategy('key'), bearerRequest(tokens.jwt)), 'success'),
+    // The floor of one round trip: the read ours makes, with nothing around it. node-redis 6 at
+    // its defaults, then without the per-command timer (as the repository sends it).
+    raw: async () => (await client.hGet(key, field)) !== null,
+    'raw-notimer': async () => (await bare.hGet(key, field)) !== null,
+    // The same read served by the client-side cache: the floor of a cached verification.
+    'raw-csc': async () => (await bareCached.hGet(key, field)) !== null,
+    // The floor of any hashed-at-rest design: the digest it cannot skip, then the one read.
+    'sha-raw': async () => (await bare.hGet(key, tokenMath.tokenId(tokens.ours, null))) !== null,
+    // The same through Passport's calling convention: the attainable floor of a strategy.
+    minimal: expect(passportCall(new MinimalHashedStrategy((id) => bare.hGet(key, id)), bearerRequest(tokens.ours)), 'success'),
+    'minimal-csc': expect(passportCall(new MinimalHashedStrategy((id) => bareCached.hGet(key, id)), bearerRequest(tokens.ours)), 'success'),
+    'ours-malformed': expect(passportCall(oursStrategy(client), bearerRequest(bad)), 'fail'),
+    'ours-unknown': expect(passportCall(oursStrategy(client), bearerRequest(unknownToken())), 'fail'),
+    'bearer-malformed': expect(passportCall(bearerStrategy(client), bearerRequest(bad)), 'fail'),
+    // The harness alone: what a call that does nothing costs in runLoad.
+    floor: () => Promise.resolve(true),
+  };
 }

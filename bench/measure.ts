@@ -10,6 +10,12 @@ export interface LoadResult {
   p50: number;
   /** 99th percentile latency, µs. */
   p99: number;
+  /**
+   * CPU time of this process per call, µs (process.cpuUsage: user + system, every thread).
+   * Unlike throughput, it does not count time spent waiting for the CPU or for Redis, so it is
+   * the steadier measure of what a call costs the process on a shared machine.
+   */
+  cpu: number;
 }
 
 /**
@@ -20,6 +26,7 @@ export interface LoadResult {
 export async function runLoad(op: () => Promise<boolean>, concurrency: number, durationMs: number): Promise<LoadResult> {
   const histogram = createHistogram({ lowest: 1, highest: 60e9, figures: 3 });
   let ops = 0;
+  const cpu0 = process.cpuUsage();
   const started = process.hrtime.bigint();
   const end = started + BigInt(Math.round(durationMs * 1e6));
   const loop = async (): Promise<void> => {
@@ -35,11 +42,13 @@ export async function runLoad(op: () => Promise<boolean>, concurrency: number, d
   };
   await Promise.all(Array.from({ length: concurrency }, loop));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const cpu = process.cpuUsage(cpu0);
   return {
     ops,
     opsPerSec: ops / seconds,
     p50: histogram.percentile(50) / 1e3,
     p99: histogram.percentile(99) / 1e3,
+    cpu: (cpu.user + cpu.system) / ops,
   };
 }
 

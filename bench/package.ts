@@ -9,6 +9,8 @@ import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import type * as Index from '../src/index.js';
 import type * as Keys from '../src/keys.js';
+import type * as Record from '../src/record.js';
+import type * as Redis from '../src/redis.js';
 import type * as Token from '../src/token.js';
 
 const root = new URL('../', import.meta.url);
@@ -48,7 +50,11 @@ if (process.env.BENCH_PACKAGE_READY !== '1') {
 
 /** The package's public API, compiled. */
 export const pkg = (await import(new URL('index.js', out).href)) as typeof Index;
-/** Internal key builders, for the raw HGETALL contender's key. */
+/** Internal key builders, for the bare HGET contenders' key. */
 export const keys = (await import(new URL('keys.js', out).href)) as typeof Keys;
 /** Internal token arithmetic, for well-formed unknown tokens. */
 export const token = (await import(new URL('token.js', out).href)) as typeof Token;
+/** The stored record's format, for filling Redis with records as the scripts write them. */
+export const record = (await import(new URL('record.js', out).href)) as typeof Record;
+/** The deadline keeper and reply readers, for pricing them alone. */
+export const redis = (await import(new URL('redis.js', out).href)) as typeof Redis;

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { generateToken, isValidTokenPrefix, parseToken, routingTag, tokenId } from '../src/token.js';
 
@@ -70,5 +71,14 @@ describe('token', () => {
     assert.notEqual(plain, peppered);
     assert.equal(tokenId(key, null), plain);
     assert.equal(key.includes(plain), false);
+  });
+
+  it('has as id the first 128 bits of the SHA-256 (or HMAC-SHA-256) of the token, base64url', () => {
+    const pepper = Buffer.from('pepper-pepper-pepper');
+    for (let i = 0; i < 2000; i++) {
+      const candidate = generateToken('rmt', routingTag(`user-${i}`));
+      assert.equal(tokenId(candidate, null), createHash('sha256').update(candidate).digest().subarray(0, 16).toString('base64url'));
+      assert.equal(tokenId(candidate, pepper), createHmac('sha256', pepper).update(candidate).digest().subarray(0, 16).toString('base64url'));
+    }
   });
 });

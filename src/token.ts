@@ -4,6 +4,7 @@ import { crc32 } from 'node:zlib';
 // Pure token arithmetic: generation, parsing, checksum and digest. No I/O lives here.
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
 /** Length of the routing tag: 6 base62 digits hold a 32-bit number. */
 export const TAG_LENGTH = 6;
@@ -91,9 +92,11 @@ export function parseToken(key: unknown, prefix: string): ParsedToken | null {
  * the token, so showing or logging it grants nothing.
  */
 export function tokenId(key: string, secret: Buffer | null): string {
-  // crypto.hash is the one-shot form, well over twice as fast as createHash for short input.
-  const digest = secret === null
-    ? Buffer.from(hash('sha256', key, 'hex').slice(0, 32), 'hex')
-    : createHmac('sha256', secret).update(key).digest().subarray(0, 16);
-  return digest.toString('base64url');
+  if (secret !== null) return createHmac('sha256', secret).update(key).digest().subarray(0, 16).toString('base64url');
+  // The hot path of verification. crypto.hash is the one-shot form, well over twice as fast as
+  // createHash for short input, and asking it for base64url skips a hex string and its decoding.
+  // 16 bytes are 21 base64 digits and 2 bits: the 22nd digit keeps its top 2 bits, the rest zero,
+  // exactly as encoding the 16 bytes alone would give.
+  const digest = hash('sha256', key, 'base64url');
+  return digest.slice(0, 21) + BASE64URL.charAt(BASE64URL.indexOf(digest.charAt(21)) & 0x30);
 }

@@ -1,0 +1,78 @@
+// CPU per verification of ours, part by part, with no Redis and no node-redis underneath: the
+// store answers every read at once from memory, so what is left is our own code and
+// Passport's calling convention. One process, one core, CPU time (process.cpuUsage), so
+// other load on the machine slows it less than it slows the throughput figures.
+//   node --import tsx bench/verify-cost.ts [calls=300000] [rounds=5]
+import { createHash } from 'node:crypto';
+import { bearerRequest, passportCall, USER_ID, DEVICE } from './contenders.js';
+import { median } from './measure.js';
+import { pkg, record as recordMath, redis as redisMath, token as tokenMath } from './package.js';
+
+const [callsArg = '300000', roundsArg = '5'] = process.argv.slice(2);
+const calls = Number(callsArg);
+const rounds = Number(roundsArg);
+
+const key = tokenMath.generateToken('rmt', tokenMath.routingTag(USER_ID));
+const id = tokenMath.tokenId(key, null);
+const now = Date.now();
+const stored = [now.toString(36), (now + 14 * 86400e3).toString(36), '', USER_ID, recordMath.recordTail(['*'], DEVICE, {})].join(recordMath.SEPARATOR);
+const answer = Promise.resolve(stored);
+const missing = Promise.resolve(null);
+// A node-redis-shaped client that answers at once.
+const memoryClient = {
+  hGet: (_key: string, field: string): Promise<string | null> => (field === id ? answer : missing),
+  hmGet: (): Promise<unknown> => Promise.resolve([]),
+  evalSha: (): Promise<unknown> => Promise.resolve(0),
+  eval: (): Promise<unknown> => Promise.resolve(0),
+};
+const repository = new pkg.MultiTokenRepository({ redis: memoryClient });
+const strategy = new pkg.RedisMultiTokenStrategy({ repository });
+const viaPassport = passportCall(strategy, bearerRequest(key));
+const deadline = new redisMath.CallDeadline(2000);
+const read = (): Promise<string | null> => answer;
+// What the repository builds for each success: three Dates, and the WeakSet entry that lets
+// expireToken() recognise token info it produced (emulated here; the set itself is private).
+const produced = new WeakSet();
+function tokenInfoLike(): object {
+  const info = { id, userId: USER_ID, createdAt: new Date(now), expiresAt: new Date(now), lastUsedAt: new Date(now) };
+  produced.add(info);
+  return info;
+}
+
+interface Part {
+  name: string;
+  run: () => unknown;
+  async: boolean;
+}
+
+const parts: Part[] = [
+  { name: 'whole verification: strategy.authenticate as Passport calls it', run: viaPassport, async: true },
+  { name: 'repository.authenticate(key)', run: () => repository.authenticate(key), async: true },
+  { name: '  parseToken (format, base62, CRC32 checksum)', run: () => tokenMath.parseToken(key, 'rmt'), async: false },
+  { name: '  tokenId (SHA-256, first 128 bits, base64url)', run: () => tokenMath.tokenId(key, null), async: false },
+  { name: '  decodeRecord', run: () => recordMath.decodeRecord(stored, 'HGET'), async: false },
+  { name: '  CallDeadline.guard around a read that answers at once', run: () => deadline.guard(read, 'HGET'), async: true },
+  { name: '  token info: three Dates and a WeakSet entry', run: tokenInfoLike, async: false },
+  { name: '  … the three Dates alone', run: () => [new Date(now), new Date(now), new Date(now)], async: false },
+  { name: 'for scale: createHash SHA-256 hex (passport-http-bearer setups)', run: () => createHash('sha256').update(key).digest('hex'), async: false },
+  { name: 'for scale: an awaited resolved promise (the harness alone)', run: () => answer, async: true },
+];
+
+async function cpuPerCall(part: Part): Promise<number> {
+  const before = process.cpuUsage();
+  if (part.async) for (let i = 0; i < calls; i++) await part.run();
+  else for (let i = 0; i < calls; i++) part.run();
+  const used = process.cpuUsage(before);
+  return (used.user + used.system) / calls;
+}
+
+const samples = new Map<string, number[]>(parts.map((part) => [part.name, []]));
+for (const part of parts) await cpuPerCall(part); // warm-up
+for (let round = 0; round < rounds; round++) {
+  for (const part of parts) samples.get(part.name)!.push(await cpuPerCall(part));
+}
+console.log(`CPU per call, µs: median of ${rounds} interleaved rounds of ${calls.toLocaleString('en-US')} calls (min–max)`);
+for (const part of parts) {
+  const list = samples.get(part.name)!;
+  console.log(`${median(list).toFixed(2).padStart(6)}  (${Math.min(...list).toFixed(2)}–${Math.max(...list).toFixed(2)})  ${part.name}`);
+}

@@ -7,15 +7,15 @@ import type { TokenAuthenticator, TokenInfo } from './repository.js';
 /** The request fields the strategy reads: an Express request fits, as does any object with Node's `headers`. */
 export interface BearerRequest {
   headers: IncomingHttpHeaders;
-  method?: string;
-  url?: string;
+  method?: string | undefined;
+  url?: string | undefined;
   body?: unknown;
   query?: unknown;
   /**
    * The response, which Express (and koa-passport's request) links here: the strategy sets the
    * challenge of every 400, 401 and 403 on it.
    */
-  res?: { setHeader(name: string, value: string): unknown; readonly headersSent?: boolean };
+  res?: { setHeader(name: string, value: string): unknown; readonly headersSent?: boolean | undefined } | undefined;
   /**
    * Left by the strategy on a request it refused, and cleared when it accepts one: the status and
    * the `WWW-Authenticate` challenge, for framework helpers that cannot reach the response from

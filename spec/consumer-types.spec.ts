@@ -47,7 +47,6 @@ before(() => {
   mkdirSync(modules);
   symlinkSync(root, join(modules, 'passport-redis-multi-token'), 'dir');
   symlinkSync(join(root, 'node_modules', '@types'), join(modules, '@types'), 'dir');
-  symlinkSync(join(root, 'node_modules', 'fastify'), join(modules, 'fastify'), 'dir');
 });
 
 after(() => {
@@ -55,11 +54,9 @@ after(() => {
 });
 
 describe('a strict TypeScript consumer that imports passport-redis-multi-token/express', () => {
-  // The Fastify and Nest entries' types are checked once, under node16: they cost as much
-  // again as the rest, and attw already checks how each resolution reaches them.
   it('reads req.authInfo.scopes with no cast under node16, bundler and node10', async () => {
     const results = await Promise.all([
-      typecheck('node16', { module: 'node16', moduleResolution: 'node16' }, ['express-app.ts', 'express-app-cjs.cts', 'frameworks.ts']),
+      typecheck('node16', { module: 'node16', moduleResolution: 'node16' }, ['express-app.ts', 'express-app-cjs.cts']),
       typecheck('bundler', { module: 'esnext', moduleResolution: 'bundler' }, ['express-app.ts']),
       typecheck('node10', { module: 'commonjs', moduleResolution: 'node10' }, ['express-app.ts']),
     ]);

@@ -22,6 +22,7 @@ export type {
   TokenReference,
 } from './repository.js';
 export type {
+  BearerChallenge,
   BearerRequest,
   RedisMultiTokenAuthenticateOptions,
   RedisMultiTokenStrategyOptions,

@@ -31,12 +31,13 @@ export function listen(app: Listenable): Promise<RunningApp> {
 /** GET (or another method) with a bearer token or raw headers. */
 export async function call(
   url: string,
-  options: { method?: string; token?: string; headers?: Record<string, string>; body?: string } = {},
+  options: { method?: string; token?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {},
 ): Promise<{ status: number; challenge: string | null; body: string; headers: Headers }> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   const init: RequestInit = { method: options.method ?? 'GET', headers };
   if (options.body !== undefined) init.body = options.body;
+  if (options.signal !== undefined) init.signal = options.signal;
   const res = await fetch(url, init);
   return { status: res.status, challenge: res.headers.get('www-authenticate'), body: await res.text(), headers: res.headers };
 }

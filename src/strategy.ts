@@ -264,8 +264,9 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
 
   /**
    * What `@nestjs/passport`'s `PassportStrategy` mixin wires in as `verify`: a Nest strategy
-   * overrides it to replace the user or refuse the token (return `false`). This default keeps
-   * the user, so a Nest strategy without `validate()` works. Nothing else calls it.
+   * overrides it to replace the user or refuse the token (return `false`). It is called as
+   * `verify` is, `(user, token)` or, with `passReqToCallback`, `(req, user, token)`. This default
+   * keeps the user, so a Nest strategy without `validate()` works. Nothing else calls it.
    *
    * @example
    * ```ts
@@ -274,8 +275,8 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
    * }
    * ```
    */
-  validate(user: User, _token: TokenInfo): unknown {
-    return user;
+  validate(...args: unknown[]): unknown {
+    return this.passReqToCallback ? args[1] : args[0];
   }
 
   /** Called by Passport for each request; reports through `success`, `fail` or `error`. */

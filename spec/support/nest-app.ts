@@ -42,6 +42,13 @@ class DeviceStrategy extends PassportStrategy(RedisMultiTokenStrategy, 'with-dev
   }
 }
 
+@Injectable()
+class RequestStrategy extends PassportStrategy(RedisMultiTokenStrategy, 'with-request') {
+  constructor(@Inject(TOKENS) tokens: MultiTokenRepository<SpecUser>) {
+    super({ repository: tokens, passReqToCallback: true });
+  }
+}
+
 @Controller()
 class TokenController {
   constructor(@Inject(TOKENS) private readonly tokens: MultiTokenRepository<SpecUser>) {}
@@ -66,6 +73,12 @@ class TokenController {
     await this.tokens.expireToken(req.authInfo);
   }
 
+  @Get('with-request')
+  @UseGuards(RedisMultiTokenGuard('with-request'))
+  withRequest(@Req() req: AuthenticatedRequest): unknown {
+    return { user: req.user };
+  }
+
   @Get('device')
   @UseGuards(RedisMultiTokenGuard('with-device'))
   device(@Req() req: AuthenticatedRequest): unknown {
@@ -76,7 +89,7 @@ class TokenController {
 function appModule(tokens: MultiTokenRepository<SpecUser>): new () => object {
   @Module({
     controllers: [TokenController],
-    providers: [{ provide: TOKENS, useValue: tokens }, TokenStrategy, DeviceStrategy],
+    providers: [{ provide: TOKENS, useValue: tokens }, TokenStrategy, DeviceStrategy, RequestStrategy],
   })
   class AppModule {}
   return AppModule;
@@ -100,6 +113,15 @@ export async function startNest(tokens: MultiTokenRepository<SpecUser>, platform
 
 /** The checks of PassportStrategy with validate(), on either platform. */
 export const validateCases: readonly EdgeCase[] = [
+  [
+    'keeps the user of a strategy with passReqToCallback and no validate()',
+    async ({ url, tokens }) => {
+      const { token } = await tokens.createToken(ada);
+      const res = await call(`${url}/with-request`, { token: token.key });
+      assert.equal(res.status, 200);
+      assert.deepEqual(JSON.parse(res.body), { user: ada });
+    },
+  ],
   [
     "wires a strategy's validate() in: it may replace the user",
     async ({ url, tokens }) => {

@@ -174,7 +174,12 @@ function withoutSession(req: object, success: () => void): void {
     if ((given as { session?: unknown }).session !== undefined) return logIn.call(this, user, options, ...rest);
     return logIn.call(this, user, { ...given, session: false }, ...rest);
   };
-  target.logIn = wrapped;
+  try {
+    target.logIn = wrapped;
+  } catch {
+    // A request whose logIn cannot be replaced (frozen, or read-only): Passport decides alone.
+  }
+  if (target.logIn !== wrapped) return success();
   try {
     success();
   } finally {
@@ -270,8 +275,8 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
    *
    * @example
    * ```ts
-   * class TokenStrategy extends PassportStrategy(RedisMultiTokenStrategy) {
-   *   validate(user: User, token: TokenInfo) { return user.active ? user : false; }
+   * class ActiveUserStrategy extends PassportStrategy(RedisMultiTokenStrategy, 'active-user') {
+   *   override validate(user: User) { return user.active ? user : false; }
    * }
    * ```
    */

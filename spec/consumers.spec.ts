@@ -52,3 +52,69 @@ describe('the built package', () => {
     assert.deepEqual(await runScript(['--input-type=module', '-e', source], uniquePrefix('esm')), expected);
   });
 });
+
+// What a process has loaded from node_modules, by package name. Every framework package
+// concerned here is CommonJS, so an import of one lands in the CommonJS cache as well.
+const loadedPackages = String.raw`
+  const loaded = new Set();
+  for (const file of Object.keys(require.cache)) {
+    const parts = file.split(/[\\/]node_modules[\\/]/);
+    if (parts.length < 2) continue;
+    const [scope, name] = parts.at(-1).split(/[\\/]/);
+    loaded.add(scope.startsWith('@') ? scope + '/' + name : scope);
+  }
+  const frameworks = [...loaded].filter((name) => /^(@nestjs\/|@fastify\/|fastify$|koa|express)/.test(name)).sort();
+`;
+
+describe('one process that both imports and requires the package', () => {
+  it('holds one MultiToken, one strategy class and one set of error classes', async () => {
+    const source = `import { createRequire } from 'node:module';
+      import * as esm from 'passport-redis-multi-token';
+      import * as esmNest from 'passport-redis-multi-token/nest';
+      import * as esmFastify from 'passport-redis-multi-token/fastify';
+      const require = createRequire(import.meta.url);
+      const cjs = require('passport-redis-multi-token');
+      const cjsNest = require('passport-redis-multi-token/nest');
+      const cjsFastify = require('passport-redis-multi-token/fastify');
+      const fromEsm = new esm.MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'x');
+      const fromCjs = new cjs.MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'x');
+      console.log(JSON.stringify({
+        multiToken: esm.MultiToken === cjs.MultiToken,
+        strategy: esm.RedisMultiTokenStrategy === cjs.RedisMultiTokenStrategy,
+        esmErrorIsCjsClass: fromEsm instanceof cjs.MultiTokenStoreError && fromEsm instanceof cjs.MultiTokenError,
+        cjsErrorIsEsmClass: fromCjs instanceof esm.MultiTokenStoreError && fromCjs instanceof esm.MultiTokenError,
+        guard: esmNest.RedisMultiTokenGuard() === cjsNest.RedisMultiTokenGuard(),
+        fastify: esmFastify.bearerChallenges === cjsFastify.bearerChallenges,
+      }));`;
+    const { stdout } = await run(process.execPath, ['--input-type=module', '-e', source], { cwd: new URL('..', import.meta.url) });
+    assert.deepEqual(JSON.parse(stdout), {
+      multiToken: true,
+      strategy: true,
+      esmErrorIsCjsClass: true,
+      cjsErrorIsEsmClass: true,
+      guard: true,
+      fastify: true,
+    });
+  });
+});
+
+describe('the main entry', () => {
+  async function frameworksLoadedBy(statement: string, type: 'commonjs' | 'module'): Promise<string[]> {
+    const source =
+      type === 'module'
+        ? `import { createRequire } from 'node:module'; const require = createRequire(import.meta.url); ${statement}; ${loadedPackages} console.log(JSON.stringify(frameworks));`
+        : `${statement}; ${loadedPackages} console.log(JSON.stringify(frameworks));`;
+    const { stdout } = await run(process.execPath, [`--input-type=${type}`, '-e', source], { cwd: new URL('..', import.meta.url) });
+    return JSON.parse(stdout) as string[];
+  }
+
+  it('loads no NestJS, Fastify, Koa or Express package, from require or import', async () => {
+    assert.deepEqual(await frameworksLoadedBy("require('passport-redis-multi-token')", 'commonjs'), []);
+    assert.deepEqual(await frameworksLoadedBy("await import('passport-redis-multi-token')", 'module'), []);
+  });
+
+  it('is told apart from the Nest entry, which does load NestJS', async () => {
+    const loaded = await frameworksLoadedBy("require('passport-redis-multi-token/nest')", 'commonjs');
+    assert.ok(loaded.includes('@nestjs/passport') && loaded.includes('@nestjs/core'), JSON.stringify(loaded));
+  });
+});

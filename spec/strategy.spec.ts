@@ -325,6 +325,75 @@ describe('a malformed token', () => {
   });
 });
 
+describe('login sessions', () => {
+  // A Passport of its own, with a stand-in for express-session, so this describe's
+  // serializeUser touches no other spec.
+  const sessions = new passport.Passport();
+  sessions.serializeUser((user: Express.User, done) => done(null, (user as User).id));
+  let web: RunningApp;
+
+  before(async () => {
+    sessions.use(new RedisMultiTokenStrategy({ repository: scoped }));
+    const withSession = express();
+    withSession.use((req, _res, next) => {
+      const session = {
+        regenerate: (done: (err?: unknown) => void) => done(),
+        save: (done: (err?: unknown) => void) => done(),
+      };
+      (req as unknown as { session: typeof session }).session = session;
+      next();
+    });
+    const report = (req: Request, res: Response): void => {
+      res.json({ user: req.user, session: (req as unknown as { session: { passport?: unknown } }).session.passport ?? null });
+    };
+    withSession.get('/no-option', sessions.authenticate('redis-multi-token'), report);
+    withSession.get('/session', sessions.authenticate('redis-multi-token', { session: true }), report);
+    withSession.get('/frozen-session', sessions.authenticate('redis-multi-token', Object.freeze({ session: true })), report);
+    web = await listen(withSession);
+  });
+
+  after(async () => {
+    await web.close();
+  });
+
+  it('accepts a token on a route whose options are frozen, with no session support at all', async () => {
+    const reader = (await scoped.createToken(users.get('1')!, { scopes: ['read'] })).token.key;
+    const bare = express();
+    bare.get('/frozen', sessions.authenticate('redis-multi-token', Object.freeze({})), (req, res) => res.json(req.user));
+    bare.get('/frozen-scope', sessions.authenticate('redis-multi-token', Object.freeze({ scope: 'read' })), (req, res) => res.json(req.user));
+    bare.get('/frozen-admin', sessions.authenticate('redis-multi-token', Object.freeze({ scope: 'admin' })), (req, res) => res.json(req.user));
+    bare.use(errorHandler);
+    const running = await listen(bare);
+    try {
+      const frozen = await call(`${running.url}/frozen`, { token: reader });
+      assert.equal(frozen.status, 200);
+      assert.deepEqual(JSON.parse(frozen.body), users.get('1'));
+      assert.equal((await call(`${running.url}/frozen-scope`, { token: reader })).status, 200);
+      const refused = await call(`${running.url}/frozen-admin`, { token: reader });
+      assert.equal(refused.status, 403);
+      assert.equal(refused.challenge, 'Bearer realm="Users", scope="admin", error="insufficient_scope"');
+    } finally {
+      await running.close();
+    }
+  });
+
+  it('starts no login session when the route does not ask for one, even with session support', async () => {
+    const key = (await scoped.createToken(users.get('1')!)).token.key;
+    const res = await call(`${web.url}/no-option`, { token: key });
+    assert.equal(res.status, 200);
+    assert.deepEqual(JSON.parse(res.body), { user: users.get('1'), session: null });
+  });
+
+  it('starts a login session when the route asks for one, with plain or frozen options', async () => {
+    const key = (await scoped.createToken(users.get('1')!)).token.key;
+    for (const path of ['/session', '/frozen-session']) {
+      const res = await call(`${web.url}${path}`, { token: key });
+      assert.equal(res.status, 200, path);
+      assert.deepEqual(JSON.parse(res.body), { user: users.get('1'), session: { user: '1' } }, path);
+    }
+  });
+});
+
 describe('the strategy constructor', () => {
   it('throws a TypeError that names each bad option', () => {
     const cases: [string, Record<string, unknown>][] = [

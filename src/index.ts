@@ -22,6 +22,7 @@ export type {
   TokenTouchFailedEvent,
 } from './repository.js';
 export type {
+  BearerChallenge,
   BearerRequest,
   RedisMultiTokenAuthenticateOptions,
   RedisMultiTokenStrategyOptions,

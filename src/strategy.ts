@@ -7,12 +7,29 @@ import type { TokenAuthenticator, TokenInfo } from './repository.js';
 /** The request fields the strategy reads: an Express request fits, as does any object with Node's `headers`. */
 export interface BearerRequest {
   headers: IncomingHttpHeaders;
-  method?: string;
-  url?: string;
+  method?: string | undefined;
+  url?: string | undefined;
   body?: unknown;
   query?: unknown;
-  /** The response, which Express links here; the strategy sets 400 and 403 challenges on it. */
-  res?: { setHeader(name: string, value: string): unknown };
+  /**
+   * The response, which Express (and koa-passport's request) links here: the strategy sets the
+   * challenge of every 400, 401 and 403 on it.
+   */
+  res?: { setHeader(name: string, value: string): unknown; readonly headersSent?: boolean | undefined } | undefined;
+  /**
+   * Left by the strategy on a request it refused, and cleared when it accepts one: the status and
+   * the `WWW-Authenticate` challenge, for framework helpers that cannot reach the response from
+   * the request (the Nest guard, the Fastify plugin).
+   */
+  bearerChallenge?: BearerChallenge | undefined;
+}
+
+/** What the strategy leaves in `req.bearerChallenge` when it refuses a request. */
+export interface BearerChallenge {
+  /** 400 (`invalid_request`), 401 (no token, or `invalid_token`) or 403 (`insufficient_scope`). */
+  status: 400 | 401 | 403;
+  /** The value for `WWW-Authenticate`, such as `Bearer realm="Users", error="invalid_token"`. */
+  challenge: string;
 }
 
 /** Where a token may be read from (RFC 6750 §2). */
@@ -132,6 +149,47 @@ function fromQuery(req: BearerRequest): Outcome {
   return values.length === 1 ? fromParameter(values[0]) : { kind: 'malformed' };
 }
 
+type LogIn = (this: unknown, user: unknown, options?: unknown, ...rest: unknown[]) => unknown;
+
+/**
+ * Runs `success` with the request's `logIn` (Passport's, Fastify's and koa-passport's alike)
+ * wrapped so that its first call, which is the one `success` makes with the route's options,
+ * gets a copy of them with `session: false`. The route's options object is never written,
+ * so frozen or shared options work; a later `req.logIn` of the app's own is left alone.
+ */
+function withoutSession(req: object, success: () => void): void {
+  const target = req as { logIn?: unknown };
+  const original = target.logIn;
+  if (typeof original !== 'function') return success();
+  const own = Object.getOwnPropertyDescriptor(req, 'logIn');
+  let restored = false;
+  const restore = (): void => {
+    if (restored) return;
+    restored = true;
+    if (own === undefined) delete target.logIn;
+    else Object.defineProperty(req, 'logIn', own);
+  };
+  const wrapped: LogIn = function (this: unknown, user, options, ...rest) {
+    restore();
+    const logIn = original as LogIn;
+    if (typeof options === 'function') return logIn.call(this, user, { session: false }, options, ...rest);
+    const given: object = typeof options === 'object' && options !== null ? options : {};
+    if ((given as { session?: unknown }).session !== undefined) return logIn.call(this, user, options, ...rest);
+    return logIn.call(this, user, { ...given, session: false }, ...rest);
+  };
+  try {
+    target.logIn = wrapped;
+  } catch {
+    // A request whose logIn cannot be replaced (frozen, or read-only): Passport decides alone.
+  }
+  if (target.logIn !== wrapped) return success();
+  try {
+    success();
+  } finally {
+    restore();
+  }
+}
+
 /**
  * The Passport strategy for tokens of a {@link MultiTokenRepository}: RFC 6750 bearer tokens,
  * with the status codes and challenges of the RFC, and 503 (never 401) when Redis fails.
@@ -212,6 +270,23 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     return `Bearer ${parts.join(', ')}`;
   }
 
+  /**
+   * What `@nestjs/passport`'s `PassportStrategy` mixin wires in as `verify`: a Nest strategy
+   * overrides it to replace the user or refuse the token (return `false`). It is called as
+   * `verify` is, `(user, token)` or, with `passReqToCallback`, `(req, user, token)`. This default
+   * keeps the user, so a Nest strategy without `validate()` works. Nothing else calls it.
+   *
+   * @example
+   * ```ts
+   * class ActiveUserStrategy extends PassportStrategy(RedisMultiTokenStrategy, 'active-user') {
+   *   override validate(user: User) { return user.active ? user : false; }
+   * }
+   * ```
+   */
+  validate(...args: unknown[]): unknown {
+    return this.passReqToCallback ? args[1] : args[0];
+  }
+
   /** Called by Passport for each request; reports through `success`, `fail` or `error`. */
   authenticate(req: BearerRequest, options?: RedisMultiTokenAuthenticateOptions): void {
     // `this` is a per-request `Object.create(strategy)`, hence no #private fields here.
@@ -259,28 +334,19 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     verdict: Verdict,
   ): void {
     if (verdict.kind === 'fail') {
-      // Passport sets WWW-Authenticate only on a 401, so 400 and 403 carry it from here.
-      if (verdict.status !== 401) req.res?.setHeader('WWW-Authenticate', verdict.challenge);
+      // Passport sets WWW-Authenticate only on a 401 and only without a custom callback (Nest
+      // always passes one), so the strategy sets it on every refusal it can reach the response
+      // of, and leaves it on the request for the helpers that can reach the response later.
+      req.bearerChallenge = { status: verdict.status, challenge: verdict.challenge };
+      const res = req.res;
+      if (res !== undefined && res.headersSent !== true) res.setHeader('WWW-Authenticate', verdict.challenge);
       actions.fail(verdict.challenge, verdict.status);
       return;
     }
-    // A bearer token authenticates one request: no login session unless the route asks for
-    // one. Passport's req.logIn reads `session` synchronously inside success(), so the flag is
-    // set for that call only and the route's options object is left as it was.
-    let unset = false;
-    if (options !== undefined && options.session === undefined) {
-      try {
-        options.session = false;
-        unset = true;
-      } catch {
-        // Frozen options: Passport then decides as it always would.
-      }
-    }
-    try {
-      actions.success(verdict.user, verdict.info);
-    } finally {
-      if (unset) delete options!.session;
-    }
+    if (req.bearerChallenge !== undefined) req.bearerChallenge = undefined;
+    // A bearer token authenticates one request: no login session unless the route asks for one.
+    if (options?.session === undefined) withoutSession(req, () => actions.success(verdict.user, verdict.info));
+    else actions.success(verdict.user, verdict.info);
   }
 
   private extract(req: BearerRequest): Outcome {

@@ -1,14 +1,18 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Express } from 'express';
 
 export interface RunningApp {
   readonly url: string;
   close(): Promise<void>;
 }
 
+/** What `listen` serves: an Express 4 or 5 app, a Koa app, anything with Node's `listen`. */
+export interface Listenable {
+  listen(port: number, host: string, callback: () => void): Server;
+}
+
 /** Serves `app` on a free loopback port. */
-export function listen(app: Express): Promise<RunningApp> {
+export function listen(app: Listenable): Promise<RunningApp> {
   return new Promise((resolve) => {
     const server: Server = app.listen(0, '127.0.0.1', () => {
       const { port } = server.address() as AddressInfo;
@@ -27,12 +31,13 @@ export function listen(app: Express): Promise<RunningApp> {
 /** GET (or another method) with a bearer token or raw headers. */
 export async function call(
   url: string,
-  options: { method?: string; token?: string; headers?: Record<string, string>; body?: string } = {},
-): Promise<{ status: number; challenge: string | null; body: string }> {
+  options: { method?: string; token?: string; headers?: Record<string, string>; body?: string; signal?: AbortSignal } = {},
+): Promise<{ status: number; challenge: string | null; body: string; headers: Headers }> {
   const headers: Record<string, string> = { ...options.headers };
   if (options.token !== undefined) headers.authorization = `Bearer ${options.token}`;
   const init: RequestInit = { method: options.method ?? 'GET', headers };
   if (options.body !== undefined) init.body = options.body;
+  if (options.signal !== undefined) init.signal = options.signal;
   const res = await fetch(url, init);
-  return { status: res.status, challenge: res.headers.get('www-authenticate'), body: await res.text() };
+  return { status: res.status, challenge: res.headers.get('www-authenticate'), body: await res.text(), headers: res.headers };
 }

@@ -286,6 +286,16 @@ describe('the admin CLI', () => {
       }
     });
 
+    it('takes a token id that starts with a dash as the id, not as an option', async () => {
+      const { tokens, common } = setup('cli-dash');
+      const kept = (await tokens.createToken({ id: 'ada' })).token;
+      // Ids are base64url, so one in 32 starts with '-'. This one matches no token: exit 1, not 2.
+      const run = await cli(['revoke', 'ada', `-${'A'.repeat(21)}`, ...common]);
+      assert.equal(run.status, 1, run.stderr);
+      assertOneLine(run.stderr);
+      assert.equal((await tokens.authenticate(kept.key))?.token.id, kept.id);
+    });
+
     it('exits 2 with one line on stderr on bad usage', async () => {
       const url = ['--url', shared.server.url];
       const cases: string[][] = [

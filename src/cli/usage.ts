@@ -169,9 +169,21 @@ const PARSE_OPTIONS = {
 
 const TOKEN_ID = /^[A-Za-z0-9_-]{22}$/;
 
+// A token id may start with '-' (base64url), which parseArgs would read as an option: such an
+// argument is held aside under a placeholder and put back among the positionals.
+const HELD = '\u0000held:';
+
 function parse(argv: readonly string[]) {
+  const held: string[] = [];
+  const args = argv.map((arg) => {
+    if (!arg.startsWith('-') || !TOKEN_ID.test(arg) || arg.startsWith('--')) return arg;
+    held.push(arg);
+    return `${HELD}${held.length - 1}`;
+  });
   try {
-    return parseArgs({ args: [...argv], options: PARSE_OPTIONS, allowPositionals: true, strict: true });
+    const parsed = parseArgs({ args, options: PARSE_OPTIONS, allowPositionals: true, strict: true });
+    parsed.positionals = parsed.positionals.map((arg) => (arg.startsWith(HELD) ? held[Number(arg.slice(HELD.length))]! : arg));
+    return parsed;
   } catch (err) {
     // parseArgs names the option in its message, over several lines: make them one.
     const message = err instanceof Error ? err.message : String(err);

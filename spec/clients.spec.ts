@@ -115,6 +115,37 @@ describe('Redis Cluster', () => {
       await client.close();
     }
   });
+
+  it('sends the WAIT of replicas to the master that took the write', async () => {
+    const admins: RedisClientType[] = [];
+    for (const node of cluster.nodes) {
+      const admin: RedisClientType = createClient({ url: node.url });
+      await admin.connect();
+      await admin.flushAll();
+      await admin.configResetStat();
+      admins.push(admin);
+    }
+    const client = createCluster({ rootNodes: cluster.nodes.map((node) => ({ url: node.url })) });
+    client.on('error', () => {});
+    await client.connect();
+    try {
+      // This cluster has no replicas: every write is applied, and then reported as not replicated.
+      const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('cluster-wait'), replicas: 1, timeout: 500 });
+      for (let i = 0; i < 12; i++) {
+        await assert.rejects(tokens.createToken({ id: `waiter-${i}` }), { code: 'ERR_MULTITOKEN_REPLICAS' });
+      }
+      let total = 0;
+      for (const admin of admins) {
+        const written = await admin.dbSize();
+        total += written;
+        assert.equal(await callsOf(admin, 'wait'), written, 'each WAIT went to the node that holds the write');
+      }
+      assert.equal(total, 12);
+    } finally {
+      await client.close();
+      for (const admin of admins) admin.destroy();
+    }
+  });
 });
 
 describe('Redis Sentinel', () => {

@@ -88,6 +88,7 @@ interface RawClient {
   execute?: (task: (client: RawClient) => Promise<unknown>) => Promise<unknown>;
   use?: (task: (client: RawClient) => Promise<unknown>) => Promise<unknown>;
   withCommandOptions?: (options: { timeout: number }) => unknown;
+  getNodeClientForKey?: (key: string, isReadonly: boolean) => Promise<RawClient>;
   clientSideCache?: unknown;
   masters?: unknown;
 }
@@ -121,10 +122,10 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
     if (kind === 'sentinel') return target.sendCommand(false, args);
     return target.sendCommand(args);
   };
-  const connection = (target: RawClient, routeKey: string): PinnedConnection => ({
+  const connection = (target: RawClient, wait: (args: string[]) => Promise<unknown>): PinnedConnection => ({
     evalSha: (sha1, keys, args) => target.evalSha(sha1, { keys, arguments: args }),
     eval: (source, keys, args) => target.eval(source, { keys, arguments: args }),
-    wait: (replicas, ms) => send(target, ['WAIT', String(replicas), String(ms)], routeKey),
+    wait: (replicas, ms) => wait(['WAIT', String(replicas), String(ms)]),
   });
   const caching = raw.clientSideCache !== undefined && raw.clientSideCache !== null;
   // A cluster with `useReplicas` or a Sentinel client with replicas in its pool would send
@@ -142,9 +143,23 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
     pinned<T>(routeKey: string, task: (pinned: PinnedConnection) => Promise<T>): Promise<T> {
       // A pool lends one of its clients, and a Sentinel client its master connection; a
       // cluster sends every command of one key to the same node's connection.
-      if (kind === 'pool') return raw.execute!((one) => task(connection(withoutTimer(one), routeKey))) as Promise<T>;
-      if (kind === 'sentinel') return raw.use!((lease) => task(connection(lease, routeKey))) as Promise<T>;
-      return task(connection(view, routeKey));
+      if (kind === 'pool') {
+        return raw.execute!((one) => {
+          const lent = withoutTimer(one);
+          return task(connection(lent, (args) => lent.sendCommand(args)));
+        }) as Promise<T>;
+      }
+      if (kind === 'sentinel') return raw.use!((lease) => task(connection(lease, (args) => lease.sendCommand(false, args)))) as Promise<T>;
+      if (kind === 'cluster' && typeof raw.getNodeClientForKey === 'function') {
+        // node-redis 6 sends a keyless WAIT to every shard (its command policies), so the write
+        // and its WAIT go to the slot owner's own client instead.
+        return raw.getNodeClientForKey(routeKey, false).then((owner) => {
+          const node = withoutTimer(owner);
+          return task(connection(node, (args) => node.sendCommand(args)));
+        });
+      }
+      // A standalone client is one connection; a node-redis 4 or 5 cluster routes both by the key.
+      return task(connection(view, (args) => send(view, args, routeKey)));
     },
   };
 }

@@ -3,7 +3,6 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -13,7 +12,7 @@ import { runCli } from '../src/cli/run.js';
 import { MultiTokenRepository, type IssuedToken } from '../src/index.js';
 import { hashKeyOf } from './support/layout.js';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
-import { startRedisServer, uniquePrefix } from './support/redis-server.js';
+import { freePort, startRedisServer, uniquePrefix } from './support/redis-server.js';
 import { sharedRedis } from './support/shared-redis.js';
 
 const BIN = fileURLToPath(new URL('../dist/esm/cli/bin.js', import.meta.url));
@@ -57,16 +56,6 @@ function assertOneLine(stderr: string): void {
   assert.match(stderr, /^passport-redis-multi-token: [^\n]+\n$/, `one error line expected, got ${JSON.stringify(stderr)}`);
 }
 
-function closedPort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address();
-      probe.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 before(() => {
   assert.ok(existsSync(BIN), 'dist/ is missing: run npm run build first');
@@ -256,7 +245,7 @@ describe('the admin CLI', () => {
 
   describe('failures', () => {
     it('exits 1 with one line on stderr, within the deadline, when Redis is not there; the password stays out', async () => {
-      const port = await closedPort();
+      const port = await freePort();
       // No --url: REDIS_URL is the default.
       const run = await cli(['stats', '--timeout', '1000'], { REDIS_URL: `redis://admin:hunter2-secret@127.0.0.1:${port}` });
       assert.equal(run.status, 1);

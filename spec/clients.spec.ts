@@ -7,6 +7,7 @@ import { createClient as createClient4 } from 'redis4';
 import { createClient as createClient5 } from 'redis5';
 import { MultiTokenRepository, type RedisClientLike } from '../src/index.js';
 import { callsOf } from './support/commands.js';
+import { exerciseLifecycle } from './support/lifecycle.js';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
 import { startRedisSentinel, startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
 
@@ -14,32 +15,9 @@ interface User {
   id: string;
 }
 
-/** Issues, verifies, lists and revokes tokens for `count` users through `redis`. */
+/** Runs the whole lifecycle for `count` users through `redis`. */
 async function exercise(redis: RedisClientLike, count = 2): Promise<void> {
-  const tokens = new MultiTokenRepository<User>({ redis, keyPrefix: uniquePrefix('client'), touchInterval: 0 });
-  const users = Array.from({ length: count }, (_, i) => ({ id: `user-${i}` }));
-  for (const user of users) {
-    const a = await tokens.createToken(user, { device: 'phone', scopes: ['read'], meta: { os: 'ios' } });
-    const b = await tokens.createToken(user, { device: 'laptop' });
-    const c = await tokens.createToken(user);
-    assert.equal(a.first, true);
-    assert.equal(b.first, false);
-
-    const found = await tokens.authenticate(a.token.key);
-    assert.deepEqual(found?.user, user);
-    assert.deepEqual(found?.token.scopes, ['read']);
-    assert.deepEqual(found?.token.meta, { os: 'ios' });
-    assert.deepEqual((await tokens.listTokens(user)).map((t) => t.id).sort(), [a.token.id, b.token.id, c.token.id].sort());
-
-    assert.equal(await tokens.expireToken(a.token.key), true);
-    assert.equal(await tokens.authenticate(a.token.key), null);
-    assert.equal(await tokens.expireOtherTokens(user, b.token), 1);
-    assert.equal(await tokens.authenticate(c.token.key), null);
-    assert.equal(await tokens.expireTokenById(user, b.token.id), true);
-    assert.equal((await tokens.createToken(user)).first, true);
-    assert.equal(await tokens.expireAllTokens(user), 1);
-    assert.deepEqual(await tokens.listTokens(user), []);
-  }
+  await exerciseLifecycle(new MultiTokenRepository<User>({ redis, keyPrefix: uniquePrefix('client'), touchInterval: 0 }), count);
 }
 
 let server: RedisServer;

@@ -7,6 +7,7 @@ import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis5';
 import { createClient, type RedisClientType } from 'redis';
 import { MultiTokenRepository, type IoRedisClientLike } from '../src/index.js';
 import { generateToken, routingTag } from '../src/token.js';
+import { exerciseLifecycle } from './support/lifecycle.js';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
 import { uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
 
@@ -14,37 +15,11 @@ interface User {
   id: string;
 }
 
-/** Issues, verifies, lists and revokes tokens through `redis`; returns the package's key prefix. */
+/** Runs the whole lifecycle through `redis`, keeps one token; returns the package's key prefix. */
 async function exercise(redis: IoRedisClientLike, count = 2): Promise<string> {
   const keyPrefix = uniquePrefix('ioredis');
   const tokens = new MultiTokenRepository<User>({ redis, keyPrefix, touchInterval: 0, idleTimeout: 3600 });
-  const users = Array.from({ length: count }, (_, i) => ({ id: `user-${i}` }));
-  for (const user of users) {
-    const a = await tokens.createToken(user, { device: 'phone', scopes: ['read'], meta: { os: 'ios' } });
-    const b = await tokens.createToken(user, { device: 'laptop' });
-    const c = await tokens.createToken(user);
-    assert.equal(a.first, true);
-    assert.equal(b.first, false);
-
-    const found = await tokens.authenticate(a.token.key);
-    assert.deepEqual(found?.user, user);
-    assert.deepEqual(found?.token.scopes, ['read']);
-    assert.deepEqual(found?.token.meta, { os: 'ios' });
-    assert.deepEqual((await tokens.listTokens(user)).map((t) => t.id).sort(), [a.token.id, b.token.id, c.token.id].sort());
-
-    assert.equal(await tokens.expireToken(a.token.key), true);
-    assert.equal(await tokens.authenticate(a.token.key), null);
-    assert.equal(await tokens.expireOtherTokens(user, b.token), 1);
-    assert.equal(await tokens.authenticate(c.token.key), null);
-    assert.equal(await tokens.expireTokenById(user, b.token.id), true);
-    const d = await tokens.createToken(user);
-    const e = await tokens.createToken(user);
-    assert.equal(d.first, true);
-    assert.equal(await tokens.expireAllTokens(user), 2, 'log out everywhere finds every token');
-    assert.equal(await tokens.authenticate(d.token.key), null);
-    assert.equal(await tokens.authenticate(e.token.key), null);
-    assert.deepEqual(await tokens.listTokens(user), []);
-  }
+  await exerciseLifecycle(tokens, count);
   // Keep one token so the caller can see where the keys live.
   await tokens.createToken({ id: 'kept' });
   return keyPrefix;

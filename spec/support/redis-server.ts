@@ -26,7 +26,8 @@ export interface RedisServer {
 
 const START_TIMEOUT_MS = 10_000;
 
-function freePort(): Promise<number> {
+/** A loopback port nothing listens on, as of now. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const probe = createServer();
     probe.once('error', reject);

@@ -296,44 +296,76 @@ describe('a touch that fails', () => {
     });
   }
 
-  it('shares the verification\'s deadline: a read and a touch that both stall answer within timeout plus a tick', async () => {
+  /** A repository on a server whose DEBUG SLEEP a second connection can send at will. */
+  async function stallable(options: { findUser?: (id: string) => User }): Promise<{
+    tokens: MultiTokenRepository<User>;
+    stall(seconds: number): void;
+    failed: TokenTouchFailedEvent[];
+    close(): Promise<void>;
+  }> {
     const server = await startRedisServer(['--enable-debug-command', 'yes']);
     const client = await admin(server);
     const staller = await admin(server);
+    const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('stall'), timeout: 600, idleTimeout: 60, touchInterval: 0, ...options });
+    const failed: TokenTouchFailedEvent[] = [];
+    tokens.on('touchFailed', (event) => failed.push(event));
+    return {
+      tokens,
+      failed,
+      stall: (seconds) => void staller.sendCommand(['DEBUG', 'SLEEP', String(seconds)]).catch(() => {}),
+      async close() {
+        client.destroy();
+        await server.stop();
+        staller.destroy();
+      },
+    };
+  }
+
+  it('answers 503 within timeout plus a tick when Redis stalls twice before the read answers', async () => {
+    const s = await stallable({});
     try {
-      const timeout = 600;
-      let stallTouch = false;
-      const tokens = new MultiTokenRepository<User>({
-        redis: client,
-        keyPrefix: uniquePrefix('stall'),
-        timeout,
-        idleTimeout: 60,
-        touchInterval: 0,
-        // Called between the read and the touch: the hook stalls Redis a second time there.
-        clock: () => {
-          if (stallTouch) staller.sendCommand(['DEBUG', 'SLEEP', '0.5']).catch(() => {});
-          return Date.now();
-        },
-      });
-      const failed: TokenTouchFailedEvent[] = [];
-      tokens.on('touchFailed', (event) => failed.push(event));
-      const { token } = await tokens.createToken({ id: 'ada' });
-      stallTouch = true;
-      staller.sendCommand(['DEBUG', 'SLEEP', '0.3']).catch(() => {});
+      const { token } = await s.tokens.createToken({ id: 'ada' });
+      // Two stalls in a row (0.3 s, then 0.5 s) on the server, ahead of the read.
+      s.stall(0.3);
       await sleep(20);
+      s.stall(0.5);
       const started = performance.now();
-      const found = await tokens.authenticate(token.key);
+      await assert.rejects(s.tokens.authenticate(token.key), { code: 'ERR_MULTITOKEN_TIMEOUT' });
       const elapsed = performance.now() - started;
-      assert.equal(found?.user.id, 'ada');
-      assert.ok(elapsed <= timeout + 100, `answered after ${Math.round(elapsed)} ms: the touch got a deadline of its own`);
-      assert.equal(failed.length, 1);
-      assert.equal(failed[0]!.error.code, 'ERR_MULTITOKEN_TIMEOUT');
+      assert.ok(elapsed <= 600 + 100, `answered after ${Math.round(elapsed)} ms`);
     } finally {
-      client.destroy();
-      await server.stop();
-      staller.destroy();
+      await s.close();
     }
   });
+
+  it('shares the verification\'s deadline: a read and a touch that both stall answer within timeout plus a tick, and accept', async () => {
+    let stallTouch = false;
+    // findUser runs between the read and the touch: the hook stalls Redis a second time there.
+    const s = await stallable({
+      findUser: (id) => {
+        if (stallTouch) s.stall(0.5);
+        return { id };
+      },
+    });
+    try {
+      const { token } = await s.tokens.createToken({ id: 'ada' });
+      // A first verification measures the server's clock; this one is the read and the touch.
+      assert.notEqual(await s.tokens.authenticate(token.key), null);
+      stallTouch = true;
+      s.stall(0.3);
+      await sleep(20);
+      const started = performance.now();
+      const found = await s.tokens.authenticate(token.key);
+      const elapsed = performance.now() - started;
+      assert.equal(found?.user.id, 'ada');
+      assert.ok(elapsed <= 600 + 100, `answered after ${Math.round(elapsed)} ms: the touch got a deadline of its own`);
+      assert.equal(s.failed.length, 1);
+      assert.equal(s.failed[0]!.error.code, 'ERR_MULTITOKEN_TIMEOUT');
+    } finally {
+      await s.close();
+    }
+  });
+
 });
 
 describe('a connection the repository opened itself', () => {

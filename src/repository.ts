@@ -121,6 +121,8 @@ export interface TokenAuthenticator<User> {
 }
 
 const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
+// How often a verifying repository measures the server's clock again.
+const CLOCK_SYNC_MS = 60_000;
 const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
 
 // Eviction policies already warned about in this process: one warning each.
@@ -214,6 +216,9 @@ export class MultiTokenRepository<User = DefaultUser>
   // Records carry the server's times, so verification reads the server's clock, estimated
   // from this, whatever this host's clock says.
   private serverOffset: number | null = null;
+  // When (on `clock()`) the offset was measured, and the measurement in flight, if any.
+  private offsetMeasuredAt = -Infinity;
+  private clockSync: Promise<void> | undefined;
 
   constructor(options?: MultiTokenRepositoryOptions<User>) {
     super();
@@ -316,19 +321,30 @@ export class MultiTokenRepository<User = DefaultUser>
     return runScript(store, this.deadline, script, [key], args);
   }
 
-  private learnServerTime(serverMs: number): void {
-    this.serverOffset = serverMs - this.settings.clock();
-  }
-
-  /** Learns the server's clock; never rejects: until it is known, the local clock stands in. */
+  /**
+   * Measures how far the server's clock is from `clock()`: one TIME script, its reply taken as
+   * of the middle of the round trip. One measurement at a time; it never rejects, and until a
+   * measurement succeeds the local clock stands in.
+   */
   private syncServerClock(store: StoreClient, hashKey: string, due: number): Promise<void> {
-    return runScript(store, this.deadline, SERVER_TIME, [hashKey], [], due).then(
-      (reply) => {
-        const at = Number(normaliseString(typeof reply === 'number' ? String(reply) : reply, 'EVALSHA time'));
-        if (Number.isSafeInteger(at)) this.learnServerTime(at);
-      },
-      () => {},
-    );
+    if (this.clockSync !== undefined) return this.clockSync;
+    const { clock } = this.settings;
+    const sent = clock();
+    const sync: Promise<void> = runScript(store, this.deadline, SERVER_TIME, [hashKey], [], due)
+      .then((reply) => {
+        const received = clock();
+        const at = normaliseInteger(reply, 'EVALSHA time');
+        this.serverOffset = at - (sent + received) / 2;
+        this.offsetMeasuredAt = received;
+      })
+      .catch(() => {
+        // A failed measurement leaves the last one in force; the read reports a broken server.
+      })
+      .then(() => {
+        if (this.clockSync === sync) this.clockSync = undefined;
+      });
+    this.clockSync = sync;
+    return sync;
   }
 
   private parse(key: string): ParsedToken | null {
@@ -367,7 +383,6 @@ export class MultiTokenRepository<User = DefaultUser>
     ]);
     if (!Array.isArray(reply) || reply.length < 2) throw badReply('EVALSHA create');
     const now = normaliseInteger(reply[0], 'EVALSHA create');
-    this.learnServerTime(now);
     const first = normaliseInteger(reply[1], 'EVALSHA create') === 1;
     const evicted = normaliseStrings(reply.slice(2), 'EVALSHA create');
 
@@ -410,8 +425,11 @@ export class MultiTokenRepository<User = DefaultUser>
     const due = this.deadline.start();
     const hashKey = tagKey(keyPrefix, parsed.tag);
     if (!this.policyChecked) this.begin(store, hashKey);
-    // The first verification learns the server's clock, in the same round trip as its read.
-    const syncing = this.serverOffset === null ? this.syncServerClock(store, hashKey, due) : undefined;
+    // The first verification measures the server's clock beside its read, and waits for it;
+    // later ones measure it again in the background once a minute.
+    let syncing: Promise<void> | undefined;
+    if (this.serverOffset === null) syncing = this.syncServerClock(store, hashKey, due);
+    else if (clock() - this.offsetMeasuredAt > CLOCK_SYNC_MS) void this.syncServerClock(store, hashKey, due);
     if (this.fence !== undefined) {
       const fenced = this.fence.ready(this.deadline, due);
       if (fenced !== undefined) await fenced;
@@ -463,26 +481,27 @@ export class MultiTokenRepository<User = DefaultUser>
     this.touching.add(flight);
     const { touchMs, idleMs } = this.settings;
     return runScript(store, this.deadline, TOUCH_TOKEN, [hashKey], [token.id, String(touchMs), String(idleMs ?? 0)], due).then(
-      (reply) => {
+      (reply) => normaliseInteger(reply, 'EVALSHA touch'),
+    ).then(
+      (at) => {
         this.touching.delete(flight);
-        const at = normaliseInteger(reply, 'EVALSHA touch');
-        if (at > 0) this.learnServerTime(at);
         return at;
       },
       (err: unknown) => {
         this.touching.delete(flight);
         const error = err instanceof MultiTokenStoreError ? err : new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'Redis touch failed', { cause: err });
-        this.emit('touchFailed', { id: token.id, userId: token.userId, error });
+        try {
+          this.emit('touchFailed', { id: token.id, userId: token.userId, error });
+        } catch (thrown) {
+          // A listener that throws is the app's bug: surface it as an uncaught error, as an
+          // emitter with no caller to reject would.
+          process.nextTick(() => {
+            throw thrown;
+          });
+        }
         return 0;
       },
-    ).catch((err: unknown) => {
-      // A bad reply, or a listener that threw: surface it as the listener's own error would be.
-      this.touching.delete(flight);
-      process.nextTick(() => {
-        throw err;
-      });
-      return 0;
-    });
+    );
   }
 
   /**
@@ -603,7 +622,6 @@ export class MultiTokenRepository<User = DefaultUser>
     const currentIds = options.current === undefined ? [] : this.idsOf(options.current, userId, 'listTokens');
     const reply = await this.script(LIST_TOKENS, key, [userId, String(this.settings.idleMs ?? 0)]);
     if (!Array.isArray(reply) || reply.length % 2 !== 1) throw badReply('EVALSHA list');
-    this.learnServerTime(normaliseInteger(reply[0], 'EVALSHA list'));
     const list: ListedToken[] = [];
     for (let i = 1; i < reply.length; i += 2) {
       const id = normaliseString(reply[i], 'EVALSHA list');

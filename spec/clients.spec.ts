@@ -109,8 +109,12 @@ describe('Redis Cluster', () => {
     try {
       // This cluster has no replicas: every write is applied, and then reported as not replicated.
       const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('cluster-wait'), replicas: 1, timeout: 500 });
-      for (let i = 0; i < 12; i++) {
-        await assert.rejects(tokens.createToken({ id: `waiter-${i}` }), { code: 'ERR_MULTITOKEN_REPLICAS' });
+      try {
+        for (let i = 0; i < 12; i++) {
+          await assert.rejects(tokens.createToken({ id: `waiter-${i}` }), { code: 'ERR_MULTITOKEN_REPLICAS' });
+        }
+      } finally {
+        await tokens.close();
       }
       let total = 0;
       for (const admin of admins) {

@@ -55,8 +55,10 @@ describe('replicas: revocations wait until replicas hold them', () => {
     const client = createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: sentinel.port }] });
     client.on('error', () => {});
     await client.connect();
+    const closers: (() => Promise<void>)[] = [];
     try {
       const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('failover'), replicas: 1, timeout: 2000 });
+      closers.push(() => tokens.close());
       const issued = [];
       for (let i = 0; i < 20; i++) issued.push((await tokens.createToken({ id: `user-${i % 4}` })).token);
       const revoked = issued.filter((_, i) => i % 2 === 0);
@@ -73,6 +75,7 @@ describe('replicas: revocations wait until replicas hold them', () => {
       assert.equal(back, 0, `${back} of ${revoked.length} revoked tokens came back after the failover`);
       for (const token of kept) assert.notEqual(await tokens.authenticate(token.key), null, 'a kept token survives the failover');
     } finally {
+      for (const close of closers) await close();
       void client.destroy();
       watcher.destroy();
       await sentinel.stop();
@@ -114,20 +117,33 @@ describe('replicas: revocations wait until replicas hold them', () => {
     }
   });
 
-  for (const kind of ['client', 'pool'] as const) {
-    it(`rejects a revocation with ERR_MULTITOKEN_REPLICAS within the deadline when the replica is held (${kind})`, async () => {
+  for (const kind of ['client', 'pool', 'sentinel'] as const) {
+    it(`rejects a revocation with ERR_MULTITOKEN_REPLICAS within the deadline when the replica is held, and verifications do not wait behind it (${kind})`, async () => {
       const master = await startRedisServer();
       const { replica } = await replicaOf(master);
-      const client = kind === 'client' ? createClient({ url: master.url }) : createClientPool({ url: master.url }, { minimum: 2, maximum: 3 });
+      const sentinel = kind === 'sentinel' ? await startRedisSentinel(master) : undefined;
+      const client =
+        kind === 'client'
+          ? createClient({ url: master.url })
+          : kind === 'pool'
+            ? createClientPool({ url: master.url }, { minimum: 2, maximum: 3 })
+            : createSentinel({ name: 'mymaster', sentinelRootNodes: [{ host: '127.0.0.1', port: sentinel!.port }] });
       client.on('error', () => {});
       await client.connect();
+      const timeout = 600;
+      const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('held'), replicas: 1, timeout });
       try {
-        const timeout = 600;
-        const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('held'), replicas: 1, timeout });
         const { token } = await tokens.createToken({ id: 'ada' });
+        const other = (await tokens.createToken({ id: 'ada' })).token;
         replica.freeze();
         const started = performance.now();
-        await assert.rejects(tokens.expireToken(token.key), (err: unknown) => {
+        const revoking = tokens.expireToken(token.key);
+        // While the revocation waits for the held replica, other verifications answer at once.
+        await sleep(50);
+        const verifiedAt = performance.now();
+        assert.equal((await tokens.authenticate(other.key))?.user.id, 'ada');
+        const verifyElapsed = performance.now() - verifiedAt;
+        await assert.rejects(revoking, (err: unknown) => {
           assert.ok(err instanceof MultiTokenError);
           assert.equal(err.code, 'ERR_MULTITOKEN_REPLICAS');
           assert.equal((err as { statusCode?: number }).statusCode, 503);
@@ -135,13 +151,15 @@ describe('replicas: revocations wait until replicas hold them', () => {
         });
         const elapsed = performance.now() - started;
         assert.ok(elapsed <= timeout + 100, `answered after ${Math.round(elapsed)} ms`);
+        assert.ok(verifyElapsed < 300, `a verification waited ${Math.round(verifyElapsed)} ms behind the WAIT`);
         replica.thaw();
         // The master applied it; a retry once the replica is back is acknowledged.
-        assert.equal(await tokens.expireToken(token.key), false);
-        await until('the replica to catch up', async () => (await tokens.createToken({ id: 'ada' })) !== undefined);
+        await until('the replica to catch up', async () => !(await tokens.expireToken(token.key)));
       } finally {
         replica.thaw();
-        client.destroy();
+        await tokens.close();
+        void client.destroy();
+        await sentinel?.stop();
         await replica.stop();
         await master.stop();
       }
@@ -226,10 +244,17 @@ describe('client-side caching: a bounded revocation window', () => {
     }
   });
 
-  it('refuses a caching pool, which it cannot fence, with a TypeError naming redis', () => {
+  it('refuses a caching pool or Sentinel client, which it cannot fence, with a TypeError naming redis', () => {
     const pool = createClientPool({ url: server.url, RESP: 3 }, { clientSideCache: { ttl: 0, maxEntries: 10 } });
     assert.throws(() => new MultiTokenRepository({ redis: pool }), /^TypeError: redis: .*cacheFence: null/);
     assert.doesNotThrow(() => new MultiTokenRepository({ redis: pool, cacheFence: null }));
+    const sentinel = createSentinel({
+      name: 'mymaster',
+      sentinelRootNodes: [{ host: '127.0.0.1', port: server.port }],
+      RESP: 3,
+      clientSideCache: { ttl: 0, maxEntries: 10 },
+    });
+    assert.throws(() => new MultiTokenRepository({ redis: sentinel }), /^TypeError: redis: .*cacheFence: null/);
   });
 });
 

@@ -57,6 +57,10 @@ export interface StoreClient {
   command(args: string[], routeKey: string): Promise<unknown>;
   /** Whether the client serves reads from a client-side cache. */
   readonly caching: boolean;
+  /** Whether `pinned` can hold the one connection that owns a key (false on node-redis 4 and 5 clusters). */
+  readonly canPin: boolean;
+  /** Closes what the store opened itself (the connection for replicated writes). */
+  close(): Promise<void>;
   /** What kind of client this is, for the checks that depend on it. */
   readonly kind: 'client' | 'pool' | 'cluster' | 'sentinel' | 'ioredis' | 'ioredis-cluster';
 }
@@ -89,6 +93,10 @@ interface RawClient {
   use?: (task: (client: RawClient) => Promise<unknown>) => Promise<unknown>;
   withCommandOptions?: (options: { timeout: number }) => unknown;
   getNodeClientForKey?: (key: string, isReadonly: boolean) => Promise<RawClient>;
+  duplicate?: () => RawClient;
+  connect?: () => Promise<unknown>;
+  destroy?: () => unknown;
+  on?: (event: 'error', listener: (err: unknown) => void) => unknown;
   clientSideCache?: unknown;
   masters?: unknown;
 }
@@ -132,9 +140,35 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
   // read-only commands to replicas, which may not hold a revocation yet: reads go to the
   // master, as writes do. (A caching Sentinel client keeps its cacheable reads; see README.)
   const masterReads = kind === 'cluster' || (kind === 'sentinel' && !caching);
+  // Replicated writes run on a connection of their own, opened on first need: a WAIT holds
+  // its connection until replicas answer, and verifications must not queue behind it.
+  let writer: Promise<RawClient> | undefined;
+  const openWriter = (): Promise<RawClient> => {
+    writer ??= (async () => {
+      const copy = raw.duplicate!();
+      copy.on?.('error', () => {});
+      await copy.connect!();
+      return copy;
+    })().catch((err: unknown) => {
+      writer = undefined;
+      throw err;
+    });
+    return writer;
+  };
   return {
     kind,
     caching,
+    canPin: kind !== 'cluster' || typeof raw.getNodeClientForKey === 'function',
+    async close() {
+      const opened = writer;
+      writer = undefined;
+      if (opened === undefined) return;
+      try {
+        (await opened).destroy?.();
+      } catch {
+        // It never opened.
+      }
+    },
     hGet: masterReads ? (key, field) => send(view, ['HGET', key, field], key) : (key, field) => view.hGet(key, field),
     hmGet: masterReads ? (key, fields) => send(view, ['HMGET', key, ...fields], key) : (key, fields) => view.hmGet(key, fields),
     evalSha: (sha1, keys, args) => view.evalSha(sha1, { keys, arguments: args }),
@@ -149,17 +183,24 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
           return task(connection(lent, (args) => lent.sendCommand(args)));
         }) as Promise<T>;
       }
-      if (kind === 'sentinel') return raw.use!((lease) => task(connection(lease, (args) => lease.sendCommand(false, args)))) as Promise<T>;
-      if (kind === 'cluster' && typeof raw.getNodeClientForKey === 'function') {
-        // node-redis 6 sends a keyless WAIT to every shard (its command policies), so the write
-        // and its WAIT go to the slot owner's own client instead.
-        return raw.getNodeClientForKey(routeKey, false).then((owner) => {
-          const node = withoutTimer(owner);
-          return task(connection(node, (args) => node.sendCommand(args)));
-        });
-      }
-      // A standalone client is one connection; a node-redis 4 or 5 cluster routes both by the key.
-      return task(connection(view, (args) => send(view, args, routeKey)));
+      return openWriter().then((own) => {
+        if (kind === 'sentinel') {
+          return own.use!((lease) => {
+            const master = withoutTimer(lease);
+            return task(connection(master, (args) => master.sendCommand(false, args)));
+          }) as Promise<T>;
+        }
+        if (kind === 'cluster') {
+          // node-redis 6 sends a keyless WAIT to every shard (its command policies), so the
+          // write and its WAIT go to the slot owner's own client.
+          return own.getNodeClientForKey!(routeKey, false).then((owner) => {
+            const node = withoutTimer(owner);
+            return task(connection(node, (args) => node.sendCommand(args)));
+          });
+        }
+        const single = withoutTimer(own);
+        return task(connection(single, (args) => single.sendCommand(args)));
+      });
     },
   };
 }
@@ -182,16 +223,32 @@ export function ioRedisStore(client: IoRedisClientLike): StoreClient {
     eval: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
     wait: (replicas, ms) => client.call('WAIT', String(replicas), String(ms)),
   };
+  let writer: IoRedisClientLike | undefined;
+  const duplicate = (client as unknown as { duplicate?: () => IoRedisClientLike }).duplicate;
   return {
     kind: cluster ? 'ioredis-cluster' : 'ioredis',
     caching: false,
+    canPin: !cluster,
+    close() {
+      (writer as unknown as { disconnect?: () => void } | undefined)?.disconnect?.();
+      writer = undefined;
+      return Promise.resolve();
+    },
     hGet: (key, field) => client.hget(key, field),
     hmGet: (key, fields) => client.hmget(key, ...fields),
     evalSha: (sha1, keys, args) => connection.evalSha(sha1, keys, args),
     eval: (source, keys, args) => connection.eval(source, keys, args),
     command: ([command, ...args]) => client.call(command!, ...args),
-    // One connection to the master: a WAIT there follows this client's writes. On a Cluster,
-    // a keyless WAIT would go to any node, so the repository refuses `replicas` there.
-    pinned: (_routeKey, task) => task(connection),
+    // A connection of its own to the master, so verifications never queue behind a WAIT. On a
+    // Cluster, a keyless WAIT would go to any node, so the repository refuses `replicas` there.
+    pinned: (_routeKey, task) => {
+      writer ??= duplicate === undefined ? client : duplicate.call(client);
+      const own = writer;
+      return task({
+        evalSha: (sha1, keys, args) => own.evalsha(sha1, keys.length, ...keys, ...args),
+        eval: (source, keys, args) => own.eval(source, keys.length, ...keys, ...args),
+        wait: (replicas, ms) => own.call('WAIT', String(replicas), String(ms)),
+      });
+    },
   };
 }

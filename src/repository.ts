@@ -245,12 +245,15 @@ export class MultiTokenRepository<User = DefaultUser>
   private attach(store: StoreClient): void {
     const bound = this.settings.cacheFence;
     if (store.caching && bound !== null) {
-      if (store.kind === 'pool' || store.kind === 'cluster') {
+      if (store.kind !== 'client') {
         throw new TypeError(
-          'redis: a client-side-caching pool or cluster cannot bound the revocation window; cache on a single client or a Sentinel client, or set cacheFence: null',
+          'redis: only a single client-side-caching client can bound the revocation window (a pool, cluster or Sentinel client reads on connections one PING cannot fence); cache on a single client, or set cacheFence: null',
         );
       }
       this.fence = new CacheFence(bound, () => store.command(['PING'], ''));
+    }
+    if (this.settings.replicas > 0 && !store.canPin) {
+      throw new TypeError('replicas needs the connection that owns each key, which this cluster client cannot name; use a node-redis 6 cluster, or replicas: 0');
     }
     this.store = store;
   }
@@ -635,11 +638,13 @@ export class MultiTokenRepository<User = DefaultUser>
   }
 
   /**
-   * Closes the connection this repository opened itself; a client passed in is left to its
-   * owner. Later calls reject with `ERR_MULTITOKEN_STORE`.
+   * Closes the connections this repository opened itself (its own client, and with `replicas`
+   * the connection it writes on); a client passed in is left to its owner. Later calls reject
+   * with `ERR_MULTITOKEN_STORE`.
    */
   async close(): Promise<void> {
     this.closed = true;
+    await this.store?.close();
     const client = this.ownedClient;
     this.ownedClient = undefined;
     if (client === undefined) return;

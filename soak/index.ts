@@ -1,7 +1,7 @@
 // `npm run soak`: mixed token calls at high concurrency for a bounded time, then checks that
 // nothing leaked and nothing revoked came back.
 //
-//   npm run soak                        60 s of load, then the checks (about 75 s in all)
+//   npm run soak                        45 s of load, then the checks: about 60 s in all
 //   npm run soak -- --seconds 600       ten minutes of load
 //   npm run soak -- --concurrency 16    calls in flight (default 64)
 //
@@ -60,7 +60,7 @@ interface Check {
 
 function readOptions(): { seconds: number; concurrency: number } {
   const { values } = parseArgs({
-    options: { seconds: { type: 'string', default: '60' }, concurrency: { type: 'string', default: '64' } },
+    options: { seconds: { type: 'string', default: '45' }, concurrency: { type: 'string', default: '64' } },
     strict: true,
   });
   const seconds = Number(values.seconds);

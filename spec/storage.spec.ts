@@ -59,6 +59,23 @@ describe('two app servers whose clocks disagree', () => {
     assert.equal(await liveCount(ahead, keys), keys.length, 'the server whose clock is ahead refused fresh tokens');
   });
 
+  it('judge expiry by the server\'s clock in a process that only verifies', async () => {
+    const prefix = uniquePrefix('skew-verify');
+    const issuer = new MultiTokenRepository<User>({ redis: shared.client, keyPrefix: prefix, ttl: 1 });
+    const ahead = new MultiTokenRepository<User>({ redis: shared.client, keyPrefix: prefix, clock: () => Date.now() + SKEW_MS });
+    const behind = new MultiTokenRepository<User>({ redis: shared.client, keyPrefix: prefix, clock: () => Date.now() - SKEW_MS });
+    const { token } = await issuer.createToken({ id: 'ada' });
+    // A longer-lived token keeps the user's hash, and the expired field in it, past the first one's end.
+    await issuer.createToken({ id: 'ada' }, { ttl: 3600 });
+    // Fresh, by the server's clock: the host 5 s ahead would call it expired by its own.
+    assert.notEqual(await ahead.authenticate(token.key), null, 'a host whose clock is ahead refused a fresh token');
+    assert.notEqual(await behind.authenticate(token.key), null);
+    while ((await serverNow(shared.client)) <= token.expiresAt!.getTime()) await new Promise((resolve) => setTimeout(resolve, 50));
+    // Expired, by the server's clock: the host 5 s behind would still call it fresh by its own.
+    assert.equal(await behind.authenticate(token.key), null, 'a host whose clock is behind accepted an expired token');
+    assert.equal(await ahead.authenticate(token.key), null);
+  });
+
   it('record each use of a token, in the server\'s time, whichever of them sees it', async () => {
     const { ahead, behind, prefix } = pair(20);
     for (const [tokens, user] of [[ahead, { id: 'ada' }], [behind, { id: 'grace' }]] as const) {

@@ -212,17 +212,21 @@ export function isIoRedisClient(value: unknown): value is IoRedisClientLike {
   return ['hget', 'hmget', 'evalsha', 'eval', 'call'].every((name) => typeof client[name] === 'function') && typeof client.isCluster === 'boolean';
 }
 
+function ioRedisConnection(client: IoRedisClientLike): PinnedConnection {
+  return {
+    evalSha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
+    eval: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
+    wait: (replicas, ms) => client.call('WAIT', String(replicas), String(ms)),
+  };
+}
+
 /**
  * An ioredis client as a StoreClient. ioredis has no per-command timer unless the user set
  * `commandTimeout`, and no server-assisted client-side cache.
  */
 export function ioRedisStore(client: IoRedisClientLike): StoreClient {
   const cluster = client.isCluster;
-  const connection: PinnedConnection = {
-    evalSha: (sha1, keys, args) => client.evalsha(sha1, keys.length, ...keys, ...args),
-    eval: (source, keys, args) => client.eval(source, keys.length, ...keys, ...args),
-    wait: (replicas, ms) => client.call('WAIT', String(replicas), String(ms)),
-  };
+  const connection = ioRedisConnection(client);
   let writer: IoRedisClientLike | undefined;
   const duplicate = (client as unknown as { duplicate?: () => IoRedisClientLike }).duplicate;
   return {
@@ -243,12 +247,7 @@ export function ioRedisStore(client: IoRedisClientLike): StoreClient {
     // Cluster, a keyless WAIT would go to any node, so the repository refuses `replicas` there.
     pinned: (_routeKey, task) => {
       writer ??= duplicate === undefined ? client : duplicate.call(client);
-      const own = writer;
-      return task({
-        evalSha: (sha1, keys, args) => own.evalsha(sha1, keys.length, ...keys, ...args),
-        eval: (source, keys, args) => own.eval(source, keys.length, ...keys, ...args),
-        wait: (replicas, ms) => own.call('WAIT', String(replicas), String(ms)),
-      });
+      return task(ioRedisConnection(writer));
     },
   };
 }

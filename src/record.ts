@@ -20,6 +20,7 @@ const META_VALUE_MAX = 256;
 const TIME = /^[0-9a-z]{1,11}$/;
 // eslint-disable-next-line no-control-regex
 const CONTROL_CHARS = /[\x00-\x1F\x7F]/;
+const EVERY_CONTROL_CHAR = new RegExp(CONTROL_CHARS.source, 'g');
 
 /** One token's record as read back from Redis. */
 export interface StoredRecord {
@@ -46,8 +47,7 @@ export function isStorableUserId(userId: string): boolean {
 export function readDevice(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') throw new TypeError('device must be a string');
-  // eslint-disable-next-line no-control-regex
-  const device = value.replace(/[\x00-\x1F\x7F]/g, ' ').slice(0, DEVICE_MAX);
+  const device = value.replace(EVERY_CONTROL_CHAR, ' ').slice(0, DEVICE_MAX);
   return device === '' ? null : device;
 }
 

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type * as Index from '../src/index.js';
 import type * as Keys from '../src/keys.js';
 import type * as Record from '../src/record.js';
-import type * as Redis from '../src/redis.js';
+import type * as Deadline from '../src/deadline.js';
 import type * as Token from '../src/token.js';
 
 const root = new URL('../', import.meta.url);
@@ -56,5 +56,5 @@ export const keys = (await import(new URL('keys.js', out).href)) as typeof Keys;
 export const token = (await import(new URL('token.js', out).href)) as typeof Token;
 /** The stored record's format, for filling Redis with records as the scripts write them. */
 export const record = (await import(new URL('record.js', out).href)) as typeof Record;
-/** The deadline keeper and reply readers, for pricing them alone. */
-export const redis = (await import(new URL('redis.js', out).href)) as typeof Redis;
+/** The deadline keeper, for pricing it alone. */
+export const deadline = (await import(new URL('deadline.js', out).href)) as typeof Deadline;

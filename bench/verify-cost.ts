@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { bearerRequest, passportCall, USER_ID, DEVICE } from './contenders.js';
 import { median } from './measure.js';
-import { pkg, record as recordMath, redis as redisMath, token as tokenMath } from './package.js';
+import { deadline as deadlineMath, pkg, record as recordMath, token as tokenMath } from './package.js';
 
 const [callsArg = '300000', roundsArg = '5'] = process.argv.slice(2);
 const calls = Number(callsArg);
@@ -28,7 +28,7 @@ const memoryClient = {
 const repository = new pkg.MultiTokenRepository({ redis: memoryClient });
 const strategy = new pkg.RedisMultiTokenStrategy({ repository });
 const viaPassport = passportCall(strategy, bearerRequest(key));
-const deadline = new redisMath.CallDeadline(2000);
+const deadline = new deadlineMath.CallDeadline(2000);
 const read = (): Promise<string | null> => answer;
 // What the repository builds for each success: three Dates, and the WeakSet entry that lets
 // expireToken() recognise token info it produced (emulated here; the set itself is private).

@@ -1,7 +1,7 @@
 // What the soak knows about the tokens it made: which are live, which are revoked and since
 // when, and which writes were in flight, so that every outcome can be judged. Bounded, so the
 // soak's own bookkeeping does not pass for a leak in the package's heap.
-import type { IssuedToken } from '../src/repository.js';
+import type { IssuedToken } from '../src/types.js';
 
 /** A token the soak created and still follows. */
 export interface Tracked {

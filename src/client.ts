@@ -57,8 +57,10 @@ export interface StoreClient {
   command(args: string[], routeKey: string): Promise<unknown>;
   /** Whether the client serves reads from a client-side cache. */
   readonly caching: boolean;
-  /** Whether `pinned` can hold the one connection that owns a key (false on node-redis 4 and 5 clusters). */
+  /** Whether `pinned` can hold the one connection that owns a key (false on node-redis 4 and 5 clusters, and ioredis Clusters). */
   readonly canPin: boolean;
+  /** Whether reads may be served by a replica, which may not hold a revocation yet. */
+  readonly readsReplicas: boolean;
   /** Closes what the store opened itself (the connection for replicated writes). */
   close(): Promise<void>;
   /** What kind of client this is, for the checks that depend on it. */
@@ -114,6 +116,34 @@ function kindOf(client: RawClient): StoreClient['kind'] {
   return 'client';
 }
 
+function pinnedConnection(target: RawClient, wait: (args: string[]) => Promise<unknown>): PinnedConnection {
+  return {
+    evalSha: (sha1, keys, args) => target.evalSha(sha1, { keys, arguments: args }),
+    eval: (source, keys, args) => target.eval(source, { keys, arguments: args }),
+    wait: (replicas, ms) => wait(['WAIT', String(replicas), String(ms)]),
+  };
+}
+
+/** Runs `task` on the connection of the writer client `own` that serves `routeKey`. */
+function onWriter<T>(kind: StoreClient['kind'], own: RawClient, routeKey: string, task: (pinned: PinnedConnection) => Promise<T>): Promise<T> {
+  if (kind === 'sentinel') {
+    return own.use!((lease) => {
+      const master = withoutTimer(lease);
+      return task(pinnedConnection(master, (args) => master.sendCommand(false, args)));
+    }) as Promise<T>;
+  }
+  if (kind === 'cluster') {
+    // node-redis 6 sends a keyless WAIT to every shard (its command policies), so the write
+    // and its WAIT go to the slot owner's own client.
+    return own.getNodeClientForKey!(routeKey, false).then((owner) => {
+      const node = withoutTimer(owner);
+      return task(pinnedConnection(node, (args) => node.sendCommand(args)));
+    });
+  }
+  const single = withoutTimer(own);
+  return task(pinnedConnection(single, (args) => single.sendCommand(args)));
+}
+
 /**
  * A node-redis client seen through a view without its per-command timer. node-redis 5 and 6
  * arm a timer on every command (5 s by default, or the client's own `commandOptions.timeout`);
@@ -130,11 +160,6 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
     if (kind === 'sentinel') return target.sendCommand(false, args);
     return target.sendCommand(args);
   };
-  const connection = (target: RawClient, wait: (args: string[]) => Promise<unknown>): PinnedConnection => ({
-    evalSha: (sha1, keys, args) => target.evalSha(sha1, { keys, arguments: args }),
-    eval: (source, keys, args) => target.eval(source, { keys, arguments: args }),
-    wait: (replicas, ms) => wait(['WAIT', String(replicas), String(ms)]),
-  });
   const caching = raw.clientSideCache !== undefined && raw.clientSideCache !== null;
   // A cluster with `useReplicas` or a Sentinel client with replicas in its pool would send
   // read-only commands to replicas, which may not hold a revocation yet: reads go to the
@@ -159,6 +184,7 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
     kind,
     caching,
     canPin: kind !== 'cluster' || typeof raw.getNodeClientForKey === 'function',
+    readsReplicas: false,
     async close() {
       const opened = writer;
       writer = undefined;
@@ -180,27 +206,10 @@ export function nodeRedisStore(client: RedisClientLike): StoreClient {
       if (kind === 'pool') {
         return raw.execute!((one) => {
           const lent = withoutTimer(one);
-          return task(connection(lent, (args) => lent.sendCommand(args)));
+          return task(pinnedConnection(lent, (args) => lent.sendCommand(args)));
         }) as Promise<T>;
       }
-      return openWriter().then((own) => {
-        if (kind === 'sentinel') {
-          return own.use!((lease) => {
-            const master = withoutTimer(lease);
-            return task(connection(master, (args) => master.sendCommand(false, args)));
-          }) as Promise<T>;
-        }
-        if (kind === 'cluster') {
-          // node-redis 6 sends a keyless WAIT to every shard (its command policies), so the
-          // write and its WAIT go to the slot owner's own client.
-          return own.getNodeClientForKey!(routeKey, false).then((owner) => {
-            const node = withoutTimer(owner);
-            return task(connection(node, (args) => node.sendCommand(args)));
-          });
-        }
-        const single = withoutTimer(own);
-        return task(connection(single, (args) => single.sendCommand(args)));
-      });
+      return openWriter().then((own) => onWriter(kind, own, routeKey, task));
     },
   };
 }
@@ -210,6 +219,14 @@ export function isIoRedisClient(value: unknown): value is IoRedisClientLike {
   if (value === null || typeof value !== 'object') return false;
   const client = value as Record<string, unknown>;
   return ['hget', 'hmget', 'evalsha', 'eval', 'call'].every((name) => typeof client[name] === 'function') && typeof client.isCluster === 'boolean';
+}
+
+// ioredis keeps where it reads in its options: a Cluster's `scaleReads`, a Sentinel client's `role`.
+function ioRedisReadsReplicas(client: IoRedisClientLike): boolean {
+  const options = (client as { options?: { scaleReads?: unknown; role?: unknown } }).options;
+  if (options === undefined) return false;
+  if (client.isCluster) return options.scaleReads !== undefined && options.scaleReads !== 'master';
+  return options.role === 'slave';
 }
 
 function ioRedisConnection(client: IoRedisClientLike): PinnedConnection {
@@ -232,7 +249,9 @@ export function ioRedisStore(client: IoRedisClientLike): StoreClient {
   return {
     kind: cluster ? 'ioredis-cluster' : 'ioredis',
     caching: false,
+    // A keyless WAIT on a Cluster would go to any node, not to the one that took the write.
     canPin: !cluster,
+    readsReplicas: ioRedisReadsReplicas(client),
     close() {
       (writer as unknown as { disconnect?: () => void } | undefined)?.disconnect?.();
       writer = undefined;
@@ -243,11 +262,42 @@ export function ioRedisStore(client: IoRedisClientLike): StoreClient {
     evalSha: (sha1, keys, args) => connection.evalSha(sha1, keys, args),
     eval: (source, keys, args) => connection.eval(source, keys, args),
     command: ([command, ...args]) => client.call(command!, ...args),
-    // A connection of its own to the master, so verifications never queue behind a WAIT. On a
-    // Cluster, a keyless WAIT would go to any node, so the repository refuses `replicas` there.
+    // A connection of its own to the master, so verifications never queue behind a WAIT.
     pinned: (_routeKey, task) => {
       writer ??= duplicate === undefined ? client : duplicate.call(client);
       return task(ioRedisConnection(writer));
     },
   };
+}
+
+/** A node-redis or ioredis client as a StoreClient. */
+export function storeOf(client: RedisClientLike | IoRedisClientLike): StoreClient {
+  return isIoRedisClient(client) ? ioRedisStore(client) : nodeRedisStore(client);
+}
+
+/** What the repository's options ask of its client. */
+export interface StoreNeeds {
+  /** The `replicas` option: replicated writes need the connection that owns each key. */
+  replicas: number;
+  /** The `cacheFence` option: a bound on a cached answer needs one caching connection to fence. */
+  cacheFence: number | null;
+}
+
+/**
+ * The one place that judges a client against the repository's options: a TypeError, naming
+ * `redis` or the option, for a client that could accept a revoked token or cannot do what the
+ * options ask.
+ */
+export function checkStore(store: StoreClient, needs: StoreNeeds): void {
+  if (store.readsReplicas) {
+    throw new TypeError("redis: an ioredis client that reads from replicas (scaleReads other than 'master', or role 'slave') may accept a revoked token; read from the master");
+  }
+  if (store.caching && needs.cacheFence !== null && store.kind !== 'client') {
+    throw new TypeError(
+      'redis: only a single client-side-caching client can bound the revocation window (a pool, cluster or Sentinel client reads on connections one PING cannot fence); cache on a single client, or set cacheFence: null',
+    );
+  }
+  if (needs.replicas > 0 && !store.canPin) {
+    throw new TypeError('replicas needs the connection that owns each key, which this cluster client cannot name (node-redis 4 and 5 clusters, ioredis Cluster); use a node-redis 6 cluster, or replicas: 0');
+  }
 }

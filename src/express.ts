@@ -1,8 +1,8 @@
 // Opt-in types for Express (4 and 5) and anything else typed through Passport's global
 // `Express` namespace, NestJS on Express included. `import 'passport-redis-multi-token/express'`
 // once, anywhere in the program; this module has no run-time content.
-import type { TokenInfo } from './repository.js';
-import type { BearerChallenge } from './strategy.js';
+import type { TokenInfo } from './types.js';
+import type { BearerChallenge } from './bearer.js';
 
 declare global {
   // Passport's own types declare `req.user` and `req.authInfo` in this namespace, so this is

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyPluginCallback } from 'fastify';
-import type { BearerChallenge } from './strategy.js';
+import type { BearerChallenge } from './bearer.js';
 
 declare module 'fastify' {
   interface FastifyRequest {

@@ -1,4 +1,4 @@
-import type { CallDeadline } from './redis.js';
+import type { CallDeadline } from './deadline.js';
 
 /**
  * Bounds how stale a client-side cache may be. Redis sends a cache invalidation on the caching

@@ -20,13 +20,11 @@ export type {
   TokenInfo,
   TokenReference,
   TokenTouchFailedEvent,
-} from './repository.js';
+} from './types.js';
+export type { BearerChallenge, BearerError, BearerRequest, TokenSource } from './bearer.js';
 export type {
-  BearerChallenge,
-  BearerRequest,
   RedisMultiTokenAuthenticateOptions,
   RedisMultiTokenStrategyOptions,
-  TokenSource,
   VerifyDone,
   VerifyFunction,
   VerifyFunctionWithRequest,

@@ -1,6 +1,12 @@
 // Redis key layout (v2): one HASH per routing tag, `<prefix>{<tag>}`. Every token of the users
 // whose ids map to that tag is a field of it, so every user operation is one script on one
 // declared key, atomic on Redis Cluster and behind proxies that refuse undeclared keys.
+import { TAG_LENGTH } from './token.js';
+
+const TAG_PATTERN = new RegExp(`^\\{([0-9A-Za-z]{${TAG_LENGTH}})\\}$`);
+
+/** A tag's place in a SCAN MATCH pattern: one `?` per character of a tag. */
+export const ANY_TAG: string = '?'.repeat(TAG_LENGTH);
 
 /** Whether `prefix` can start every key: any string without a brace, which would move the hash tag. */
 export function isValidKeyPrefix(prefix: unknown): prefix is string {
@@ -15,6 +21,6 @@ export function tagKey(prefix: string, tag: string): string {
 /** Whether `key` has the shape of a tag key under `prefix`, and its tag; for the admin tools. */
 export function tagOfKey(prefix: string, key: string): string | null {
   if (!key.startsWith(prefix)) return null;
-  const match = /^\{([0-9A-Za-z]{6})\}$/.exec(key.slice(prefix.length));
+  const match = TAG_PATTERN.exec(key.slice(prefix.length));
   return match === null ? null : match[1]!;
 }

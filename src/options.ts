@@ -80,6 +80,13 @@ export interface Settings<User> {
   cacheFence: number | null;
 }
 
+/** Where a repository connects when given no `redis`, and `REDIS_URL` is unset. */
+export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** The default `keyPrefix`. */
+export const DEFAULT_KEY_PREFIX = 'rmt:';
+/** The default `tokenPrefix`. */
+export const DEFAULT_TOKEN_PREFIX = 'rmt';
+
 const DAY = 86400;
 // Keeps every stored time a safe integer of milliseconds.
 const MAX_SECONDS = 100 * 365 * DAY;
@@ -116,22 +123,15 @@ export function isRedisUrl(value: string): boolean {
   }
 }
 
-function readsFromReplicas(client: IoRedisClientLike): boolean {
-  const options = (client as { options?: { scaleReads?: unknown; role?: unknown } }).options;
-  if (options === undefined) return false;
-  if (client.isCluster) return options.scaleReads !== undefined && options.scaleReads !== 'master';
-  return options.role === 'slave';
-}
-
 /** Checks every option and applies the defaults. */
 export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | undefined): Settings<User> {
   if (options !== undefined && (options === null || typeof options !== 'object')) {
     throw new TypeError('MultiTokenRepository options must be an object');
   }
   const o = options ?? {};
-  const keyPrefix = o.keyPrefix ?? 'rmt:';
+  const keyPrefix = o.keyPrefix ?? DEFAULT_KEY_PREFIX;
   if (!isValidKeyPrefix(keyPrefix)) throw new TypeError('keyPrefix must be a string without { or }');
-  const tokenPrefix = o.tokenPrefix ?? 'rmt';
+  const tokenPrefix = o.tokenPrefix ?? DEFAULT_TOKEN_PREFIX;
   if (!isValidTokenPrefix(tokenPrefix)) {
     throw new TypeError('tokenPrefix must be a letter followed by up to 15 letters or digits');
   }
@@ -162,12 +162,6 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   }
   if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isNodeRedisClient(o.redis) || isIoRedisClient(o.redis))) {
     throw new TypeError('redis must be a node-redis client, an ioredis client, or a redis:// or rediss:// URL');
-  }
-  if (isIoRedisClient(o.redis) && readsFromReplicas(o.redis)) {
-    throw new TypeError("redis: an ioredis client that reads from replicas (scaleReads other than 'master', or role 'slave') may accept a revoked token; read from the master");
-  }
-  if (replicas > 0 && isIoRedisClient(o.redis) && o.redis.isCluster) {
-    throw new TypeError('replicas needs WAIT on the node that owns each key, which an ioredis Cluster cannot address; use a node-redis cluster, or replicas: 0');
   }
   return {
     keyPrefix,

@@ -1,4 +1,4 @@
-import { badReply } from './redis.js';
+import { badReply } from './replies.js';
 
 // The stored record of one token: the value of its field in the tag's HASH. A short string, so
 // that most hashes stay in Redis's compact listpack encoding (values up to 64 bytes by default):

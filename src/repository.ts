@@ -1,184 +1,37 @@
 import { EventEmitter } from 'node:events';
-import { ioRedisStore, isIoRedisClient, nodeRedisStore, type StoreClient } from './client.js';
+import type { StoreClient } from './client.js';
+import { StoreConnection } from './connection.js';
+import { CallDeadline } from './deadline.js';
 import { MultiTokenStoreError } from './errors.js';
 import { tagKey } from './keys.js';
-import { isRedisUrl, positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
-import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail, type StoredRecord } from './record.js';
-import { CacheFence } from './fence.js';
-import { CallDeadline, badReply, normaliseInteger, normaliseString, normaliseStrings, runReplicatedScript, runScript } from './redis.js';
-import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, SERVER_TIME, TOUCH_TOKEN, type LuaScript } from './scripts.js';
+import { positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
+import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail } from './record.js';
+import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
+import { runReplicatedScript, runScript } from './run-script.js';
 import { readScopes } from './scope.js';
-import { generateToken, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
+import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
+import { ServerClock } from './server-clock.js';
+import { generateToken, isTokenId, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
+import { markProduced, producedToken, tokenInfo } from './token-info.js';
+import type {
+  AuthenticatedToken,
+  AuthInfoLike,
+  CreateTokenOptions,
+  ExpireReason,
+  IssuedToken,
+  ListedToken,
+  MultiTokenEvents,
+  TokenAuthenticator,
+  TokenInfo,
+  TokenReference,
+} from './types.js';
 
-/** What the package keeps about one token. It never holds the token itself. */
-export interface TokenInfo {
-  /** Public id of the token: safe to show, log and pass to `expireTokenById`. */
-  id: string;
-  /** Id of the user the token belongs to. */
-  userId: string;
-  /** Label of the device, or null. */
-  device: string | null;
-  /** Scopes granted; `['*']` grants every scope. */
-  scopes: string[];
-  /** Small string map stored with the token. */
-  meta: Record<string, string>;
-  /** When the token was issued, on the Redis server's clock. */
-  createdAt: Date;
-  /** End of the token's absolute lifetime, or null for none. */
-  expiresAt: Date | null;
-  /** Last recorded use, to within `touchInterval`; the creation time until first use. */
-  lastUsedAt: Date;
-}
+// The token operations: one script (or, to verify, one read) per call, on the one hash of the
+// user's routing tag. The rooms beside it hold the rest: the public types (types.ts), the
+// server's clock (server-clock.ts), the connection opened from a URL (connection.ts), and the
+// token info handed out (token-info.ts).
 
-/** A token as {@link MultiTokenRepository.createToken} returns it: the only time `key` is seen. */
-export interface IssuedToken<User> extends TokenInfo {
-  /** The bearer token to hand to the client. It is not stored anywhere. */
-  key: string;
-  /** The user the token was issued to. */
-  user: User;
-}
-
-/** An entry of {@link MultiTokenRepository.listTokens}. */
-export interface ListedToken extends TokenInfo {
-  /** True for the token passed as `current`. */
-  current: boolean;
-}
-
-/** Options of {@link MultiTokenRepository.createToken}. */
-export interface CreateTokenOptions {
-  /** Label of the device, such as a User-Agent. Control characters become spaces; cut to 256 characters. */
-  device?: string | null;
-  /** Lifetime in seconds of this token, or null for none. Default: the repository's `ttl`. */
-  ttl?: number | null;
-  /** Scopes granted to this token. Default `['*']` (all). */
-  scopes?: readonly string[];
-  /** Up to 16 string pairs stored with the token (keys up to 64, values up to 256 characters). */
-  meta?: Record<string, string>;
-}
-
-/**
- * What `expireToken` and `expireOtherTokens` take: a token string, or token info that the
- * package produced (`req.authInfo`, the token from `createToken`, an entry of `listTokens`).
- */
-export type TokenReference = string | TokenInfo;
-
-/**
- * What Passport types `req.authInfo` as. Accepted so `expireToken(req.authInfo)` compiles;
- * anything but a token string or token info the package produced is refused with a TypeError
- * at run time.
- */
-export interface AuthInfoLike {
-  readonly id?: unknown;
-  readonly userId?: unknown;
-}
-
-/** Why tokens were removed. */
-export type ExpireReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'revoked';
-
-/** Payload of the `created` event. */
-export interface TokenCreatedEvent {
-  id: string;
-  userId: string;
-  device: string | null;
-  first: boolean;
-}
-
-/** Payload of the `expired` event. */
-export interface TokenExpiredEvent {
-  reason: ExpireReason;
-  /** The owner of the tokens. */
-  userId: string;
-  ids: string[];
-}
-
-/** Payload of the `touchFailed` event: a verification succeeded, but recording its use did not. */
-export interface TokenTouchFailedEvent {
-  id: string;
-  userId: string;
-  /** Why the write failed; it never holds the token. */
-  error: MultiTokenStoreError;
-}
-
-/** The events a repository emits, for audit logs and metrics. */
-export type MultiTokenEvents = {
-  created: [TokenCreatedEvent];
-  expired: [TokenExpiredEvent];
-  touchFailed: [TokenTouchFailedEvent];
-};
-
-/** The result of a successful {@link MultiTokenRepository.authenticate}. */
-export interface AuthenticatedToken<User> {
-  user: User;
-  token: TokenInfo;
-}
-
-/** The part of a repository that {@link RedisMultiTokenStrategy} needs. */
-export interface TokenAuthenticator<User> {
-  /** The user and token info of a live token, or null. Never throws for a bad token. */
-  authenticate(key: string): Promise<AuthenticatedToken<User> | null>;
-  /** Whether `key` has the shape and checksum of a token of this repository; no I/O. */
-  isWellFormed(key: string): boolean;
-}
-
-const ID_PATTERN = /^[A-Za-z0-9_-]{22}$/;
-// How often a verifying repository measures the server's clock again.
-const CLOCK_SYNC_MS = 60_000;
 const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
-
-// Eviction policies already warned about in this process: one warning each.
-const warnedPolicies = new Set<string>();
-
-/** Warns once per process when Redis may evict keys, which would log users out. */
-async function checkEvictionPolicy(store: StoreClient, routeKey: string): Promise<void> {
-  let info: string | null;
-  try {
-    info = normaliseString(await store.command(['INFO', 'memory'], routeKey), 'INFO');
-  } catch {
-    return; // Not allowed (ACL) or not answered: the calls themselves report a broken server.
-  }
-  const policy = info === null ? undefined : /^maxmemory_policy:(\S+)/m.exec(info)?.[1];
-  if (policy === undefined || policy === 'noeviction' || warnedPolicies.has(policy)) return;
-  warnedPolicies.add(policy);
-  process.emitWarning(
-    `Redis runs with maxmemory-policy ${policy}: under memory pressure it may evict a user's tokens, ` +
-      'logging that user out everywhere. Run the token store with maxmemory-policy noeviction.',
-    { type: 'MultiTokenWarning', code: 'MULTITOKEN_EVICTION_POLICY' },
-  );
-}
-
-// Token info objects the package handed out. `expireToken` takes these, never a look-alike
-// object built from request data, which could name someone else's token.
-const produced = new WeakSet();
-
-interface OwnedClient {
-  readonly isReady?: boolean;
-  on(event: 'error', listener: (err: unknown) => void): unknown;
-  connect(): Promise<unknown>;
-  close?(): Promise<unknown>;
-  quit?(): Promise<unknown>;
-  destroy?(): void;
-  disconnect?(): Promise<unknown>;
-}
-
-/** Backoff of a connection the repository opens itself: quick, capped near half a second. */
-function reconnectDelay(retries: number): number {
-  return Math.min(25 * 2 ** retries, 400) + Math.floor(Math.random() * 100);
-}
-
-function tokenInfo(id: string, record: StoredRecord): TokenInfo {
-  const info: TokenInfo = {
-    id,
-    userId: record.userId,
-    device: record.device,
-    scopes: record.scopes,
-    meta: record.meta,
-    createdAt: new Date(record.createdAt),
-    expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
-    lastUsedAt: new Date(record.lastUsedAt ?? record.createdAt),
-  };
-  produced.add(info);
-  return info;
-}
 
 /**
  * Hashed, multi-device bearer tokens in Redis. Each user holds many tokens; each can be
@@ -199,107 +52,31 @@ export class MultiTokenRepository<User = DefaultUser>
   protected settings: Settings<User>;
   /** The deadline keeper of this repository's Redis calls. */
   protected deadline: CallDeadline;
-  private store: StoreClient | undefined;
-  private fence: CacheFence | undefined;
-  private ownedClient: OwnedClient | undefined;
-  private opening: Promise<StoreClient> | undefined;
+  private connection: StoreConnection;
   /** Whether this repository has served a call yet; options are fixed from then on. */
   protected started = false;
-  private closed = false;
-  private policyChecked = false;
   // The last token isWellFormed parsed: the strategy asks that, then authenticates the same
   // token in the same tick, so the parse and checksum run once per request.
   private lastParsed: ParsedToken | null = null;
   // Tokens whose touch is in flight: one touch per token at a time in this process.
   private readonly touching = new Set<string>();
-  // How far the Redis server's clock is ahead of `clock()`, in ms; null until a reply told.
-  // Records carry the server's times, so verification reads the server's clock, estimated
-  // from this, whatever this host's clock says.
-  private serverOffset: number | null = null;
-  // When (on `clock()`) the offset was measured, and the measurement in flight, if any.
-  private offsetMeasuredAt = -Infinity;
-  private clockSync: Promise<void> | undefined;
+  // Records carry the server's times, so verification reads the server's clock.
+  private serverClock: ServerClock;
 
   constructor(options?: MultiTokenRepositoryOptions<User>) {
     super();
     this.settings = readSettings(options);
     this.deadline = new CallDeadline(this.settings.timeout);
-    this.attachGiven();
+    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
+    this.connection = new StoreConnection(this.settings);
   }
 
   /** Replaces the options; only for a repository that has not started. */
   protected reconfigure(options: MultiTokenRepositoryOptions<User> | undefined): void {
     this.settings = readSettings(options);
     this.deadline = new CallDeadline(this.settings.timeout);
-    this.store = undefined;
-    this.fence = undefined;
-    this.attachGiven();
-  }
-
-  private attachGiven(): void {
-    const { redis } = this.settings;
-    if (typeof redis !== 'object') return;
-    this.attach(isIoRedisClient(redis) ? ioRedisStore(redis) : nodeRedisStore(redis));
-  }
-
-  private attach(store: StoreClient): void {
-    const bound = this.settings.cacheFence;
-    if (store.caching && bound !== null) {
-      if (store.kind !== 'client') {
-        throw new TypeError(
-          'redis: only a single client-side-caching client can bound the revocation window (a pool, cluster or Sentinel client reads on connections one PING cannot fence); cache on a single client, or set cacheFence: null',
-        );
-      }
-      this.fence = new CacheFence(bound, () => store.command(['PING'], ''));
-    }
-    if (this.settings.replicas > 0 && !store.canPin) {
-      throw new TypeError('replicas needs the connection that owns each key, which this cluster client cannot name; use a node-redis 6 cluster, or replicas: 0');
-    }
-    this.store = store;
-  }
-
-  /** Marks the repository as started; on the first call, checks the server's eviction policy. */
-  private begin(store: StoreClient, routeKey: string): void {
-    this.started = true;
-    if (this.policyChecked) return;
-    this.policyChecked = true;
-    void checkEvictionPolicy(store, routeKey);
-  }
-
-  private connection(): Promise<StoreClient> {
-    this.started = true;
-    if (this.closed) {
-      return Promise.reject(new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The token repository is closed'));
-    }
-    if (this.store !== undefined) return Promise.resolve(this.store);
-    this.opening ??= this.open();
-    return this.opening;
-  }
-
-  private async open(): Promise<StoreClient> {
-    const url = typeof this.settings.redis === 'string'
-      ? this.settings.redis
-      : process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-    if (!isRedisUrl(url)) {
-      throw new TypeError(`${typeof this.settings.redis === 'string' ? 'redis' : 'REDIS_URL'} must be a redis:// or rediss:// URL`);
-    }
-    let createClient: (options: { url: string; socket: { reconnectStrategy: (retries: number) => number } }) => unknown;
-    try {
-      ({ createClient } = await import('redis'));
-    } catch (err) {
-      throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The redis package is not installed', { cause: err });
-    }
-    if (this.closed) throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'The token repository is closed');
-    const client = createClient({ url, socket: { reconnectStrategy: reconnectDelay } }) as OwnedClient;
-    // node-redis reports every failed reconnect as an 'error' event, and an unheard 'error'
-    // would end the process. The calls that fail report it instead.
-    client.on('error', () => {});
-    // Commands queue until the connection is up; each one is still bound by the deadline.
-    client.connect().catch(() => {});
-    this.ownedClient = client;
-    const store = nodeRedisStore(client as unknown as Parameters<typeof nodeRedisStore>[0]);
-    this.attach(store);
-    return store;
+    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
+    this.connection = new StoreConnection(this.settings);
   }
 
   private userOf(user: User): { userId: string; key: string } {
@@ -317,37 +94,11 @@ export class MultiTokenRepository<User = DefaultUser>
   }
 
   private async script(script: LuaScript, key: string, args: string[]): Promise<unknown> {
-    const store = await this.connection();
-    this.begin(store, key);
+    this.started = true;
+    const store = await this.connection.ready(key);
     const { replicas } = this.settings;
     if (replicas > 0 && WRITES.has(script)) return runReplicatedScript(store, this.deadline, script, [key], args, replicas);
     return runScript(store, this.deadline, script, [key], args);
-  }
-
-  /**
-   * Measures how far the server's clock is from `clock()`: one TIME script, its reply taken as
-   * of the middle of the round trip. One measurement at a time; it never rejects, and until a
-   * measurement succeeds the local clock stands in.
-   */
-  private syncServerClock(store: StoreClient, hashKey: string, due: number): Promise<void> {
-    if (this.clockSync !== undefined) return this.clockSync;
-    const { clock } = this.settings;
-    const sent = clock();
-    const sync: Promise<void> = runScript(store, this.deadline, SERVER_TIME, [hashKey], [], due)
-      .then((reply) => {
-        const received = clock();
-        const at = normaliseInteger(reply, 'EVALSHA time');
-        this.serverOffset = at - (sent + received) / 2;
-        this.offsetMeasuredAt = received;
-      })
-      .catch(() => {
-        // A failed measurement leaves the last one in force; the read reports a broken server.
-      })
-      .then(() => {
-        if (this.clockSync === sync) this.clockSync = undefined;
-      });
-    this.clockSync = sync;
-    return sync;
   }
 
   private parse(key: string): ParsedToken | null {
@@ -401,7 +152,7 @@ export class MultiTokenRepository<User = DefaultUser>
       expiresAt: ttlMs === null ? null : new Date(now + ttlMs),
       lastUsedAt: new Date(now),
     };
-    produced.add(token);
+    markProduced(token);
     if (evicted.length > 0) this.emit('expired', { reason: 'evicted', userId, ids: evicted });
     this.emit('created', { id, userId, device, first });
     return { token, first };
@@ -422,19 +173,18 @@ export class MultiTokenRepository<User = DefaultUser>
   async authenticate(key: string): Promise<AuthenticatedToken<User> | null> {
     const parsed = this.parse(key);
     if (parsed === null) return null;
-    const { keyPrefix, secrets, idleMs, touchMs, clock } = this.settings;
-    // The usual case, a store at hand, skips a promise per verification.
-    const store = this.store !== undefined && !this.closed ? this.store : await this.connection();
-    const due = this.deadline.start();
+    const { keyPrefix, secrets, idleMs, touchMs } = this.settings;
+    this.started = true;
     const hashKey = tagKey(keyPrefix, parsed.tag);
-    if (!this.policyChecked) this.begin(store, hashKey);
-    // The first verification measures the server's clock beside its read, and waits for it;
-    // later ones measure it again in the background once a minute.
-    let syncing: Promise<void> | undefined;
-    if (this.serverOffset === null) syncing = this.syncServerClock(store, hashKey, due);
-    else if (clock() - this.offsetMeasuredAt > CLOCK_SYNC_MS) void this.syncServerClock(store, hashKey, due);
-    if (this.fence !== undefined) {
-      const fenced = this.fence.ready(this.deadline, due);
+    // The usual case, a store at hand, skips a promise per verification.
+    const ready = this.connection.ready(hashKey);
+    const store = ready instanceof Promise ? await ready : ready;
+    const due = this.deadline.start();
+    // The first verification measures the server's clock beside its read, and waits for it.
+    const measuring = this.serverClock.measureIfDue(store, hashKey, due);
+    const { fence } = this.connection;
+    if (fence !== undefined) {
+      const fenced = fence.ready(this.deadline, due);
       if (fenced !== undefined) await fenced;
     }
     let id: string;
@@ -452,10 +202,10 @@ export class MultiTokenRepository<User = DefaultUser>
       id = ids[at]!;
       stored = normaliseString(reply[at], 'HMGET');
     }
-    if (syncing !== undefined) await syncing;
+    if (measuring !== undefined) await measuring;
     if (stored === null) return null;
     const record = decodeRecord(stored, 'HGET');
-    const now = clock() + (this.serverOffset ?? 0);
+    const now = this.serverClock.now();
     if (endOfLife(record, idleMs) <= now) return null;
     const found = this.settings.findUser(record.userId);
     const user = found instanceof Promise ? await found : found;
@@ -540,19 +290,9 @@ export class MultiTokenRepository<User = DefaultUser>
       const ids = secrets.map((secret) => tokenId(parsed.key, secret));
       return this.expireOne(tagKey(keyPrefix, parsed.tag), ids, '', 'logout');
     }
-    const token = this.producedToken(keyOrToken, 'expireToken');
-    if (!ID_PATTERN.test(token.id)) return false;
+    const token = producedToken(keyOrToken, 'expireToken');
+    if (!isTokenId(token.id)) return false;
     return this.expireOne(tagKey(keyPrefix, routingTag(token.userId)), [token.id], token.userId, 'logout');
-  }
-
-  private producedToken(value: unknown, call: string): TokenInfo {
-    if (value === null || typeof value !== 'object' || !produced.has(value)) {
-      throw new TypeError(
-        `${call} takes a token string, or token info this package produced (req.authInfo, a token from createToken); ` +
-          'to revoke a token by its id, use expireTokenById(user, id)',
-      );
-    }
-    return value as TokenInfo;
   }
 
   /**
@@ -561,7 +301,7 @@ export class MultiTokenRepository<User = DefaultUser>
    */
   async expireTokenById(user: User, id: string): Promise<boolean> {
     const { userId, key } = this.userOf(user);
-    if (typeof id !== 'string' || !ID_PATTERN.test(id)) return false;
+    if (!isTokenId(id)) return false;
     return this.expireOne(key, [id], userId, 'revoked');
   }
 
@@ -604,7 +344,7 @@ export class MultiTokenRepository<User = DefaultUser>
       if (parsed === null) throw new TypeError('current is not a well-formed token');
       return this.settings.secrets.map((secret) => tokenId(parsed.key, secret));
     }
-    const token = this.producedToken(current, call);
+    const token = producedToken(current, call);
     if (token.userId !== userId) throw new TypeError('current belongs to another user');
     return [token.id];
   }
@@ -630,9 +370,7 @@ export class MultiTokenRepository<User = DefaultUser>
       const id = normaliseString(reply[i], 'EVALSHA list');
       const value = normaliseString(reply[i + 1], 'EVALSHA list');
       if (id === null || value === null) throw badReply('EVALSHA list');
-      const entry: ListedToken = { ...tokenInfo(id, decodeRecord(value, 'EVALSHA list')), current: currentIds.includes(id) };
-      produced.add(entry);
-      list.push(entry);
+      list.push(markProduced({ ...tokenInfo(id, decodeRecord(value, 'EVALSHA list')), current: currentIds.includes(id) }));
     }
     return list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1));
   }
@@ -643,27 +381,6 @@ export class MultiTokenRepository<User = DefaultUser>
    * with `ERR_MULTITOKEN_STORE`.
    */
   async close(): Promise<void> {
-    this.closed = true;
-    await this.store?.close();
-    const client = this.ownedClient;
-    this.ownedClient = undefined;
-    if (client === undefined) return;
-    // A connection that is up closes politely, letting calls in flight finish; one that is
-    // down or still connecting, or that cannot close in time, is torn down.
-    if (client.isReady === true) {
-      try {
-        if (client.close !== undefined) await this.deadline.guard(() => client.close!(), 'CLOSE');
-        else if (client.quit !== undefined) await this.deadline.guard(() => client.quit!(), 'QUIT');
-        return;
-      } catch {
-        // fall through to the teardown
-      }
-    }
-    try {
-      if (client.destroy !== undefined) client.destroy();
-      else await client.disconnect?.();
-    } catch {
-      // Already torn down.
-    }
+    await this.connection.close(this.deadline);
   }
 }

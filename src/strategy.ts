@@ -1,39 +1,9 @@
-import type { IncomingHttpHeaders } from 'node:http';
 import passportStrategy from 'passport-strategy';
 import { MultiToken } from './default.js';
 import { readScopes } from './scope.js';
-import type { TokenAuthenticator, TokenInfo } from './repository.js';
-
-/** The request fields the strategy reads: an Express request fits, as does any object with Node's `headers`. */
-export interface BearerRequest {
-  headers: IncomingHttpHeaders;
-  method?: string | undefined;
-  url?: string | undefined;
-  body?: unknown;
-  query?: unknown;
-  /**
-   * The response, which Express (and koa-passport's request) links here: the strategy sets the
-   * challenge of every 400, 401 and 403 on it.
-   */
-  res?: { setHeader(name: string, value: string): unknown; readonly headersSent?: boolean | undefined } | undefined;
-  /**
-   * Left by the strategy on a request it refused, and cleared when it accepts one: the status and
-   * the `WWW-Authenticate` challenge, for framework helpers that cannot reach the response from
-   * the request (the Nest guard, the Fastify plugin).
-   */
-  bearerChallenge?: BearerChallenge | undefined;
-}
-
-/** What the strategy leaves in `req.bearerChallenge` when it refuses a request. */
-export interface BearerChallenge {
-  /** 400 (`invalid_request`), 401 (no token, or `invalid_token`) or 403 (`insufficient_scope`). */
-  status: 400 | 401 | 403;
-  /** The value for `WWW-Authenticate`, such as `Bearer realm="Users", error="invalid_token"`. */
-  challenge: string;
-}
-
-/** Where a token may be read from (RFC 6750 §2). */
-export type TokenSource = 'header' | 'body' | 'query';
+import { bearerChallenge, extractToken, TOKEN_SOURCES, type BearerError, type BearerRequest, type TokenSource } from './bearer.js';
+import { withoutSession } from './session.js';
+import type { TokenAuthenticator, TokenInfo } from './types.js';
 
 /** The `done` callback of a callback-style `verify`: `done(err)`, `done(null, false)` or `done(null, user, info?)`. */
 export type VerifyDone = (err: unknown, user?: unknown, info?: unknown) => void;
@@ -89,8 +59,6 @@ interface StrategyActions {
 /** The base class: passport-strategy's `Strategy`, typed here so no consumer needs its types. */
 const PassportStrategy = passportStrategy.Strategy as unknown as new () => StrategyActions;
 
-const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
-const SOURCES: readonly TokenSource[] = ['header', 'body', 'query'];
 const NO_SCOPES: readonly string[] = [];
 
 type Verdict =
@@ -99,95 +67,6 @@ type Verdict =
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
-}
-
-type Outcome =
-  | { kind: 'none' }
-  | { kind: 'malformed' }
-  | { kind: 'token'; token: string };
-
-function quote(value: string): string {
-  return `"${value.replace(/[\\"]/g, '\\$&')}"`;
-}
-
-function field(container: unknown, name: string): unknown {
-  if (container === null || typeof container !== 'object') return undefined;
-  return Object.prototype.hasOwnProperty.call(container, name) ? (container as Record<string, unknown>)[name] : undefined;
-}
-
-function fromHeader(req: BearerRequest): Outcome {
-  const header = req.headers.authorization;
-  if (header === undefined) return { kind: 'none' };
-  const trimmed = header.trim();
-  if (trimmed === '') return { kind: 'malformed' };
-  const space = trimmed.search(/\s/);
-  const scheme = space === -1 ? trimmed : trimmed.slice(0, space);
-  // Another scheme (Basic, Digest, Negotiate ...) is not ours to judge: it counts as no token.
-  if (scheme.toLowerCase() !== 'bearer') return { kind: 'none' };
-  const credentials = space === -1 ? '' : trimmed.slice(space).trim();
-  return TOKEN68.test(credentials) ? { kind: 'token', token: credentials } : { kind: 'malformed' };
-}
-
-function fromParameter(value: unknown): Outcome {
-  if (value === undefined) return { kind: 'none' };
-  return typeof value === 'string' && value !== '' ? { kind: 'token', token: value } : { kind: 'malformed' };
-}
-
-// RFC 6750 §2.2: a body token travels only in a form-encoded body of a request that has one.
-function fromBody(req: BearerRequest): Outcome {
-  const type = req.headers['content-type'];
-  if (req.method === 'GET' || req.method === 'HEAD') return { kind: 'none' };
-  if (typeof type !== 'string' || !/^application\/x-www-form-urlencoded\s*(;|$)/i.test(type)) return { kind: 'none' };
-  return fromParameter(field(req.body, 'access_token'));
-}
-
-function fromQuery(req: BearerRequest): Outcome {
-  if (req.query !== null && typeof req.query === 'object') return fromParameter(field(req.query, 'access_token'));
-  const search = new URL(req.url ?? '/', 'http://localhost').searchParams;
-  const values = search.getAll('access_token');
-  if (values.length === 0) return { kind: 'none' };
-  return values.length === 1 ? fromParameter(values[0]) : { kind: 'malformed' };
-}
-
-type LogIn = (this: unknown, user: unknown, options?: unknown, ...rest: unknown[]) => unknown;
-
-/**
- * Runs `success` with the request's `logIn` (Passport's, Fastify's and koa-passport's alike)
- * wrapped so that its first call, which is the one `success` makes with the route's options,
- * gets a copy of them with `session: false`. The route's options object is never written,
- * so frozen or shared options work; a later `req.logIn` of the app's own is left alone.
- */
-function withoutSession(req: object, success: () => void): void {
-  const target = req as { logIn?: unknown };
-  const original = target.logIn;
-  if (typeof original !== 'function') return success();
-  const own = Object.getOwnPropertyDescriptor(req, 'logIn');
-  let restored = false;
-  const restore = (): void => {
-    if (restored) return;
-    restored = true;
-    if (own === undefined) delete target.logIn;
-    else Object.defineProperty(req, 'logIn', own);
-  };
-  const wrapped: LogIn = function (this: unknown, user, options, ...rest) {
-    restore();
-    const logIn = original as LogIn;
-    if (typeof options === 'function') return logIn.call(this, user, { session: false }, options, ...rest);
-    const given: object = typeof options === 'object' && options !== null ? options : {};
-    if ((given as { session?: unknown }).session !== undefined) return logIn.call(this, user, options, ...rest);
-    return logIn.call(this, user, { ...given, session: false }, ...rest);
-  };
-  try {
-    target.logIn = wrapped;
-  } catch {
-    // A request whose logIn cannot be replaced (frozen, or read-only): Passport decides alone.
-  }
-  if (target.logIn !== wrapped) return success();
-  try {
-    success();
-  } finally {
-    restore();
-  }
 }
 
 /**
@@ -246,7 +125,7 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
       throw new TypeError('realm must be a string of printable ASCII characters');
     }
     const tokenFrom = o.tokenFrom ?? ['header'];
-    if (!Array.isArray(tokenFrom) || tokenFrom.length === 0 || (tokenFrom as unknown[]).some((source) => !SOURCES.includes(source as TokenSource))) {
+    if (!Array.isArray(tokenFrom) || tokenFrom.length === 0 || (tokenFrom as unknown[]).some((source) => !TOKEN_SOURCES.includes(source as TokenSource))) {
       throw new TypeError("tokenFrom must be a non-empty list of 'header', 'body' and 'query'");
     }
     this.name = name;
@@ -262,12 +141,8 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
   }
 
   /** Builds a `WWW-Authenticate: Bearer` challenge with quoted, escaped values. */
-  challenge(error?: 'invalid_request' | 'invalid_token' | 'insufficient_scope', scope?: readonly string[]): string {
-    const parts = [`realm=${quote(this.realm)}`];
-    const advertised = scope ?? this.scope;
-    if (advertised.length > 0) parts.push(`scope=${quote(advertised.join(' '))}`);
-    if (error !== undefined) parts.push(`error=${quote(error)}`);
-    return `Bearer ${parts.join(', ')}`;
+  challenge(error?: BearerError, scope?: readonly string[]): string {
+    return bearerChallenge(this.realm, scope ?? this.scope, error);
   }
 
   /**
@@ -320,7 +195,7 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
   /** Decides the outcome: at once for a missing or malformed token, after one lookup otherwise. */
   private judge(req: BearerRequest, options: RedisMultiTokenAuthenticateOptions | undefined): Verdict | Promise<Verdict> {
     const required = options?.scope === undefined ? NO_SCOPES : readScopes('scope', options.scope);
-    const found = this.extract(req);
+    const found = extractToken(req, this.tokenFrom);
     if (found.kind === 'malformed') return this.malformed;
     if (found.kind === 'none') return this.missing;
     if (!this.repository.isWellFormed(found.token)) return this.invalid;
@@ -347,20 +222,6 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     // A bearer token authenticates one request: no login session unless the route asks for one.
     if (options?.session === undefined) withoutSession(req, () => actions.success(verdict.user, verdict.info));
     else actions.success(verdict.user, verdict.info);
-  }
-
-  private extract(req: BearerRequest): Outcome {
-    let token: string | undefined;
-    for (const source of this.tokenFrom) {
-      const outcome = source === 'header' ? fromHeader(req) : source === 'body' ? fromBody(req) : fromQuery(req);
-      if (outcome.kind === 'malformed') return outcome;
-      if (outcome.kind === 'token') {
-        // RFC 6750 §2: a client must not send a token in more than one place.
-        if (token !== undefined) return { kind: 'malformed' };
-        token = outcome.token;
-      }
-    }
-    return token === undefined ? { kind: 'none' } : { kind: 'token', token };
   }
 
   private async check(req: BearerRequest, key: string, required: readonly string[]): Promise<Verdict> {

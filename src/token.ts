@@ -12,7 +12,10 @@ export const TAG_LENGTH = 6;
 export const SECRET_LENGTH = 43;
 /** Length of the CRC32 checksum in base62. */
 export const CHECKSUM_LENGTH = 6;
+/** Length of a token id: 128 bits in base64url. */
+export const TOKEN_ID_LENGTH = 22;
 const BODY_LENGTH = TAG_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
+const ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${TOKEN_ID_LENGTH}}$`);
 const BODY_PATTERN = /^[0-9A-Za-z]+$/;
 const PREFIX_PATTERN = /^[A-Za-z][A-Za-z0-9]{0,15}$/;
 
@@ -84,6 +87,11 @@ export function parseToken(key: unknown, prefix: string): ParsedToken | null {
   // The checksum is public (anyone can compute it), so a plain comparison leaks nothing.
   if (checksum(prefix, tagAndSecret) !== body.slice(TAG_LENGTH + SECRET_LENGTH)) return null;
   return { key, tag: body.slice(0, TAG_LENGTH) };
+}
+
+/** Whether `value` has the shape of a token id, as {@link tokenId} makes them. */
+export function isTokenId(value: unknown): value is string {
+  return typeof value === 'string' && ID_PATTERN.test(value);
 }
 
 /**

@@ -1,6 +1,7 @@
-import { tagOfKey } from '../keys.js';
+import { ANY_TAG, tagOfKey } from '../keys.js';
 import { decodeRecord, endOfLife } from '../record.js';
-import { badReply, normaliseInteger, normaliseString, normaliseStrings, runScript } from '../redis.js';
+import { badReply, normaliseInteger, normaliseString, normaliseStrings } from '../replies.js';
+import { runScript } from '../run-script.js';
 import { PRUNE_TOKENS } from '../scripts.js';
 import type { AdminConnection, ServerConnection } from './connection.js';
 
@@ -77,9 +78,9 @@ export interface PruneResult {
   removed: number;
 }
 
-/** The SCAN MATCH pattern of every tag hash under `prefix`: `<prefix>{??????}`, the prefix escaped. */
+/** The SCAN MATCH pattern of every tag hash under `prefix`: `<prefix>{???…}`, the prefix escaped. */
 export function tagKeyPattern(prefix: string): string {
-  return `${prefix.replace(/[*?[\]\\]/g, '\\$&')}{??????}`;
+  return `${prefix.replace(/[*?[\]\\]/g, '\\$&')}{${ANY_TAG}}`;
 }
 
 /** One SCAN batch of tag hashes, and the server they were found on. */

@@ -1,6 +1,8 @@
 import { isNodeRedisClient, nodeRedisStore, type RedisClientLike, type StoreClient } from '../client.js';
+import { loadRedis, teardown, type Disposable, type RedisModule, type SocketOptions } from '../connection.js';
 import { MultiTokenStoreError } from '../errors.js';
-import { CallDeadline, normaliseString } from '../redis.js';
+import { CallDeadline } from '../deadline.js';
+import { normaliseString } from '../replies.js';
 
 // The CLI's own connection to Redis: a node-redis client (from the `redis` peer) or cluster,
 // opened with no reconnects and a deadline on every step, so an unreachable or frozen server
@@ -31,38 +33,22 @@ export interface AdminConnection {
 }
 
 // The parts of node-redis 4.6 to 6 the CLI calls, typed by their shape.
-interface SocketOptions {
-  connectTimeout: number;
-  socketTimeout: number;
-  reconnectStrategy: false;
-  tls?: true;
-}
-interface NodeClient extends RedisClientLike {
+interface NodeClient extends RedisClientLike, Disposable {
   on(event: 'error', listener: (err: unknown) => void): unknown;
   connect(): Promise<unknown>;
   sendCommand(args: string[]): Promise<unknown>;
-  destroy?(): void;
-  disconnect?(): Promise<unknown>;
 }
 // A master as node-redis describes it, only ever handed back to nodeClient().
 type ClusterNode = object;
-interface ClusterClient extends RedisClientLike {
+interface ClusterClient extends RedisClientLike, Disposable {
   on(event: 'error', listener: (err: unknown) => void): unknown;
   connect(): Promise<unknown>;
   readonly masters: readonly ClusterNode[];
   nodeClient(node: ClusterNode): NodeClient | Promise<NodeClient>;
   sendCommand(firstKey: string | undefined, isReadonly: boolean | undefined, args: string[]): Promise<unknown>;
-  destroy?(): void;
-  disconnect?(): Promise<unknown>;
 }
-interface RedisModule {
-  createClient(options: { url: string; socket: SocketOptions }): unknown;
-  createCluster(options: {
-    rootNodes: { url: string }[];
-    defaults: { username?: string; password?: string; socket: SocketOptions };
-    useReplicas: false;
-  }): unknown;
-}
+// The CLI's sockets always have a connect timeout: its messages name it.
+type CliSocket = SocketOptions & { connectTimeout: number };
 
 /** What to open. */
 export interface ConnectOptions {
@@ -78,23 +64,6 @@ export function redactUrl(url: string): string {
   const parsed = new URL(url);
   if (parsed.password !== '') parsed.password = '***';
   return parsed.toString().replace(/\/$/, '');
-}
-
-async function loadRedis(): Promise<RedisModule> {
-  try {
-    return await import('redis');
-  } catch (err) {
-    throw new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'the redis package is not installed: npm install redis', { cause: err });
-  }
-}
-
-function teardown(client: { destroy?(): void; disconnect?(): Promise<unknown> }): void {
-  try {
-    if (client.destroy !== undefined) client.destroy();
-    else client.disconnect?.().catch(() => {});
-  } catch {
-    // Already torn down.
-  }
 }
 
 function unreachable(what: string, url: string, timeoutMs: number, err: unknown): MultiTokenStoreError {
@@ -117,7 +86,7 @@ export async function openConnection(options: ConnectOptions): Promise<AdminConn
   // A socket silent for longer than the deadline has failed its command already (the deadline
   // says so first, with a clearer message); closing it also ends a cluster's discovery
   // connection, which no teardown reaches (node-redis 5, 6), so the process can exit.
-  const socket: SocketOptions = { connectTimeout: timeoutMs, socketTimeout: timeoutMs + 500, reconnectStrategy: false };
+  const socket: CliSocket = { connectTimeout: timeoutMs, socketTimeout: timeoutMs + 500, reconnectStrategy: false };
   if (options.cluster) return openCluster(redis, url, socket, deadline);
 
   const client = redis.createClient({ url, socket }) as NodeClient;
@@ -162,7 +131,7 @@ export async function openConnection(options: ConnectOptions): Promise<AdminConn
   };
 }
 
-async function openCluster(redis: RedisModule, url: string, socket: SocketOptions, deadline: CallDeadline): Promise<AdminConnection> {
+async function openCluster(redis: RedisModule, url: string, socket: CliSocket, deadline: CallDeadline): Promise<AdminConnection> {
   const parsed = new URL(url);
   const defaults: { username?: string; password?: string; socket: SocketOptions } = {
     socket: parsed.protocol === 'rediss:' ? { ...socket, tls: true } : socket,

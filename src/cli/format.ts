@@ -1,4 +1,5 @@
-import type { TokenInfo } from '../repository.js';
+import { ANY_TAG } from '../keys.js';
+import type { TokenInfo } from '../types.js';
 import { TIME_LEFT_BUCKETS, type PruneResult, type ScanProgress, type TokenStats } from './admin.js';
 
 // What the CLI prints: text for people, JSON for programs, and a progress line for terminals.
@@ -93,7 +94,7 @@ export function formatStats(prefix: string, stats: TokenStats, idleMs: number | 
   ];
   if (stats.unreadable > 0) rows.push(['not records of this package', number(stats.unreadable)]);
   const width = Math.max(...rows.map(([label]) => label.length));
-  const scope = `Keys ${prefix}{??????} on ${stats.servers} server${stats.servers === 1 ? '' : 's'}` +
+  const scope = `Keys ${prefix}{${ANY_TAG}} on ${stats.servers} server${stats.servers === 1 ? '' : 's'}` +
     (idleMs === null ? '' : `, idle timeout ${idleMs / 1000} s`);
   return `${scope}\n${rows.map(([label, value]) => `${label.padEnd(width)}  ${value}`).join('\n')}\n`;
 }

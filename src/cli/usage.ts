@@ -1,7 +1,8 @@
 import { parseArgs } from 'node:util';
 import { isValidKeyPrefix } from '../keys.js';
-import { isRedisUrl, positiveSeconds } from '../options.js';
+import { DEFAULT_KEY_PREFIX, DEFAULT_REDIS_URL, isRedisUrl, positiveSeconds } from '../options.js';
 import { isStorableUserId } from '../record.js';
+import { isTokenId, TOKEN_ID_LENGTH } from '../token.js';
 
 // The command line: what each command takes, its help text, and reading argv into one
 // invocation. Every mistake is a UsageError (exit status 2), one line, naming what was wrong.
@@ -43,10 +44,6 @@ export type Invocation =
   | { kind: 'stats'; options: CommonOptions }
   | { kind: 'prune'; options: CommonOptions };
 
-/** Default of `--url` when `REDIS_URL` is not set either. */
-export const DEFAULT_URL = 'redis://127.0.0.1:6379';
-/** Default of `--prefix`: the repository's default `keyPrefix`. */
-export const DEFAULT_PREFIX = 'rmt:';
 /** Default of `--timeout`, in ms. */
 export const DEFAULT_TIMEOUT_MS = 3000;
 
@@ -105,8 +102,8 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
 };
 
 const COMMON_HELP = `Options:
-  --url <url>               Redis URL (default: REDIS_URL, else ${DEFAULT_URL})
-  --prefix <prefix>         The repository's keyPrefix (default: ${DEFAULT_PREFIX})
+  --url <url>               Redis URL (default: REDIS_URL, else ${DEFAULT_REDIS_URL})
+  --prefix <prefix>         The repository's keyPrefix (default: ${DEFAULT_KEY_PREFIX})
   --cluster                 Treat --url as a cluster seed node (default: detected with INFO cluster)
   --timeout <ms>            Deadline for connecting and for each Redis command (default: ${DEFAULT_TIMEOUT_MS})
   --json                    Print machine-readable JSON on stdout
@@ -167,7 +164,6 @@ const PARSE_OPTIONS = {
   version: { type: 'boolean', short: 'v' },
 } as const;
 
-const TOKEN_ID = /^[A-Za-z0-9_-]{22}$/;
 
 // A token id may start with '-' (base64url), which parseArgs would read as an option: such an
 // argument is held aside under a placeholder and put back among the positionals.
@@ -176,7 +172,7 @@ const HELD = '\u0000held:';
 function parse(argv: readonly string[]) {
   const held: string[] = [];
   const args = argv.map((arg) => {
-    if (!arg.startsWith('-') || !TOKEN_ID.test(arg) || arg.startsWith('--')) return arg;
+    if (!arg.startsWith('-') || !isTokenId(arg) || arg.startsWith('--')) return arg;
     held.push(arg);
     return `${HELD}${held.length - 1}`;
   });
@@ -219,7 +215,7 @@ function readUrl(flag: string | undefined, env: Readonly<Record<string, string |
     if (!isRedisUrl(fromEnv)) throw new UsageError('REDIS_URL must be a redis:// or rediss:// URL');
     return fromEnv;
   }
-  return DEFAULT_URL;
+  return DEFAULT_REDIS_URL;
 }
 
 /**
@@ -249,7 +245,7 @@ export function readInvocation(argv: readonly string[], env: Readonly<Record<str
   if (!spec.idle && values['idle-timeout'] !== undefined) {
     throw new UsageError(`--idle-timeout applies to list, stats and prune, not ${name}`);
   }
-  const prefix = values.prefix ?? DEFAULT_PREFIX;
+  const prefix = values.prefix ?? DEFAULT_KEY_PREFIX;
   if (!isValidKeyPrefix(prefix)) throw new UsageError('--prefix must not contain { or }');
   const options: CommonOptions = {
     url: readUrl(values.url, env),
@@ -268,8 +264,8 @@ export function readInvocation(argv: readonly string[], env: Readonly<Record<str
     case 'list':
       return { kind: 'list', userId: userId!, options };
     case 'revoke':
-      if (!TOKEN_ID.test(tokenId!)) throw new UsageError('tokenId must be a token id as list shows it: 22 characters of A-Z, a-z, 0-9, - and _');
-      return { kind: 'revoke', userId: userId!, tokenId: tokenId!, options };
+      if (!isTokenId(tokenId)) throw new UsageError(`tokenId must be a token id as list shows it: ${TOKEN_ID_LENGTH} characters of A-Z, a-z, 0-9, - and _`);
+      return { kind: 'revoke', userId: userId!, tokenId, options };
     case 'revoke-all':
       return { kind: 'revoke-all', userId: userId!, options };
     case 'stats':

@@ -2,7 +2,7 @@ import { STATUS_CODES } from 'node:http';
 import { HttpException, UnauthorizedException, type ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import { AuthGuard, type IAuthGuard, type IAuthModuleOptions, type Type } from '@nestjs/passport';
-import type { BearerRequest } from '../strategy.js';
+import type { BearerRequest } from '../bearer.js';
 import { REQUIRED_SCOPES } from './scopes.js';
 
 const reflector = new Reflector();

@@ -1,0 +1,66 @@
+import type { StoreClient } from './client.js';
+import type { CallDeadline } from './deadline.js';
+import { normaliseInteger } from './replies.js';
+import { runScript } from './run-script.js';
+import { SERVER_TIME } from './scripts.js';
+
+// The Redis server's clock, as seen from this process. Stored times come from the server's
+// clock (TIME in the scripts), so expiry and idle time are judged against it, whatever this
+// host's clock says: one TIME script beside a repository's first verification, taken as of the
+// middle of its round trip, and again once a minute in the background.
+
+// How often a verifying repository measures the server's clock again.
+const RESYNC_MS = 60_000;
+
+/** An estimate of the Redis server's clock, from one small script now and then. */
+export class ServerClock {
+  private readonly clock: () => number;
+  private readonly deadline: CallDeadline;
+  // How far the server's clock is ahead of `clock()`, in ms; null until a measurement told.
+  private offset: number | null = null;
+  // When (on `clock()`) the offset was measured, and the measurement in flight, if any.
+  private measuredAt = -Infinity;
+  private measuring: Promise<void> | undefined;
+
+  constructor(clock: () => number, deadline: CallDeadline) {
+    this.clock = clock;
+    this.deadline = deadline;
+  }
+
+  /** The server's time now, in epoch ms; this host's clock until a measurement succeeds. */
+  now(): number {
+    return this.clock() + (this.offset ?? 0);
+  }
+
+  /**
+   * Called beside a verification's read. Before the first measurement, returns it, for the
+   * verification to wait for; later, starts a background re-measurement when one is due.
+   */
+  measureIfDue(store: StoreClient, routeKey: string, due: number): Promise<void> | undefined {
+    if (this.offset === null) return this.measure(store, routeKey, due);
+    if (this.clock() - this.measuredAt > RESYNC_MS) void this.measure(store, routeKey, due);
+    return undefined;
+  }
+
+  /**
+   * One TIME script on the connection that serves `routeKey`. One measurement at a time; it
+   * never rejects, and a failed one leaves the last in force (the read reports a broken server).
+   */
+  private measure(store: StoreClient, routeKey: string, due: number): Promise<void> {
+    if (this.measuring !== undefined) return this.measuring;
+    const sent = this.clock();
+    const measuring: Promise<void> = runScript(store, this.deadline, SERVER_TIME, [routeKey], [], due)
+      .then((reply) => {
+        const received = this.clock();
+        const at = normaliseInteger(reply, 'EVALSHA time');
+        this.offset = at - (sent + received) / 2;
+        this.measuredAt = received;
+      })
+      .catch(() => {})
+      .then(() => {
+        if (this.measuring === measuring) this.measuring = undefined;
+      });
+    this.measuring = measuring;
+    return measuring;
+  }
+}

@@ -1,0 +1,41 @@
+import type { StoredRecord } from './record.js';
+import type { TokenInfo } from './types.js';
+
+// Token info as the package hands it out, branded. `expireToken` takes only these, never a
+// look-alike object built from request data, which could name someone else's token.
+
+const produced = new WeakSet();
+
+/** Marks `info` as produced by the package, so revocation calls accept it. */
+export function markProduced<T extends TokenInfo>(info: T): T {
+  produced.add(info);
+  return info;
+}
+
+/** The token info of a stored record, marked as produced. */
+export function tokenInfo(id: string, record: StoredRecord): TokenInfo {
+  return markProduced({
+    id,
+    userId: record.userId,
+    device: record.device,
+    scopes: record.scopes,
+    meta: record.meta,
+    createdAt: new Date(record.createdAt),
+    expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
+    lastUsedAt: new Date(record.lastUsedAt ?? record.createdAt),
+  });
+}
+
+/**
+ * `value` as token info the package produced; a TypeError naming `call` for anything else,
+ * a look-alike object included.
+ */
+export function producedToken(value: unknown, call: string): TokenInfo {
+  if (value === null || typeof value !== 'object' || !produced.has(value)) {
+    throw new TypeError(
+      `${call} takes a token string, or token info this package produced (req.authInfo, a token from createToken); ` +
+        'to revoke a token by its id, use expireTokenById(user, id)',
+    );
+  }
+  return value as TokenInfo;
+}

@@ -17,7 +17,9 @@ export function normaliseString(reply: unknown, command: string): string | null 
 
 /** Reads an integer reply (number, bigint or numeric string). */
 export function normaliseInteger(reply: unknown, command: string): number {
-  const value = typeof reply === 'number' ? reply : Number(normaliseString(typeof reply === 'bigint' ? String(reply) : reply, command));
+  const text = typeof reply === 'number' ? null : normaliseString(typeof reply === 'bigint' ? String(reply) : reply, command);
+  // Only digits make an integer: Number() would read a nil reply, '' or ' ' as 0.
+  const value = typeof reply === 'number' ? reply : text !== null && /^-?\d+$/.test(text) ? Number(text) : NaN;
   if (!Number.isSafeInteger(value)) throw badReply(command);
   return value;
 }

@@ -1,0 +1,64 @@
+// The Redis server's clock as a repository sees it: measured beside the first verification,
+// whatever this host's clock says, and measured again once a minute.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { createClient } from 'redis';
+import { nodeRedisStore } from '../src/client.js';
+import { CallDeadline } from '../src/deadline.js';
+import { ServerClock } from '../src/server-clock.js';
+import { sharedRedis } from './support/shared-redis.js';
+
+const redis = sharedRedis();
+const MINUTE = 60_000;
+const TEN_MINUTES = 10 * MINUTE;
+
+/** The server's time now, in ms, by TIME. */
+async function serverTime(): Promise<number> {
+  const [seconds, micros] = await redis.client.sendCommand<[string, string]>(['TIME']);
+  return Number(seconds) * 1000 + Number(micros) / 1000;
+}
+
+function clockOff(by: () => number): () => number {
+  return () => Date.now() + by();
+}
+
+describe('server clock', () => {
+  it('is the host clock until a measurement succeeds', () => {
+    const deadline = new CallDeadline(1000);
+    const clock = new ServerClock(clockOff(() => -TEN_MINUTES), deadline);
+    assert.ok(Math.abs(clock.now() - (Date.now() - TEN_MINUTES)) < 50);
+  });
+
+  for (const [name, off] of [['behind', -TEN_MINUTES], ['ahead', TEN_MINUTES]] as const) {
+    it(`reads the server's time after the first measurement, with the host clock ten minutes ${name}`, async () => {
+      const clock = new ServerClock(clockOff(() => off), new CallDeadline(1000));
+      const store = nodeRedisStore(redis.client);
+      const first = clock.measureIfDue(store, 'rmt:{clock}', performance.now() + 1000);
+      assert.ok(first instanceof Promise, 'the first call hands back the measurement to wait for');
+      await first;
+      assert.ok(Math.abs(clock.now() - (await serverTime())) < 100, `${clock.now()} vs the server's ${await serverTime()}`);
+      assert.equal(clock.measureIfDue(store, 'rmt:{clock}', performance.now() + 1000), undefined, 'measured, nothing to wait for');
+    });
+  }
+
+  it('measures again, in the background, once a minute has passed on the host clock', async () => {
+    let shift = 0;
+    const clock = new ServerClock(clockOff(() => shift), new CallDeadline(1000));
+    const store = nodeRedisStore(redis.client);
+    await clock.measureIfDue(store, 'rmt:{clock}', performance.now() + 1000);
+    // The host clock steps ahead by more than a minute; the server's does not.
+    shift = MINUTE + 1000;
+    assert.ok(clock.now() - (await serverTime()) > MINUTE, 'the step shows until the next measurement');
+    assert.equal(clock.measureIfDue(store, 'rmt:{clock}', performance.now() + 1000), undefined, 'a re-measurement is never waited for');
+    for (let i = 0; i < 50 && clock.now() - (await serverTime()) > 100; i++) await sleep(20);
+    assert.ok(Math.abs(clock.now() - (await serverTime())) < 100, 'the re-measurement put it right');
+  });
+
+  it('never rejects when the server cannot answer, and keeps the host clock', async () => {
+    const closed = createClient({ url: redis.server.url });
+    const clock = new ServerClock(clockOff(() => -TEN_MINUTES), new CallDeadline(200));
+    await clock.measureIfDue(nodeRedisStore(closed), 'rmt:{clock}', performance.now() + 200);
+    assert.ok(Math.abs(clock.now() - (Date.now() - TEN_MINUTES)) < 50);
+  });
+});

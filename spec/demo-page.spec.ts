@@ -1,15 +1,20 @@
 // The demo's devices page in real headless Chromium: two browser contexts are two devices of
-// one user. Chromium comes from Debian (/usr/bin/chromium, or CHROMIUM_PATH); playwright-core
-// only drives it and never downloads a browser. Without Chromium this spec fails, never skips.
+// one user. The browser is CHROMIUM_PATH when set, else Debian's /usr/bin/chromium when
+// installed, else the Chromium shipped in the npm package @sparticuz/chromium, so `npm ci` is
+// enough; playwright-core only drives it and never downloads a browser. When no browser
+// starts this spec fails, never skips.
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import npmChromium from '@sparticuz/chromium';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { startDemo, type DemoProcess } from './support/demo-process.js';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const DEBIAN_CHROMIUM = '/usr/bin/chromium';
+const NPM_ORIGIN = 'the npm package @sparticuz/chromium';
 // Playwright gives each launch a fresh, empty --user-data-dir of its own (and refuses one in
 // `args`). Without the background-networking flags Chromium keeps calling hosts that a closed
 // network refuses.
@@ -37,15 +42,66 @@ interface Device {
 
 let demo: DemoProcess;
 let browser: Browser | undefined;
+/** The folder the npm package's Chromium was unpacked into, removed after the spec. */
+let unpacked: string | undefined;
+/** Which Chromium the spec launched, for the test's diagnostics. */
+let launched: ChromiumBinary | undefined;
 
-/** Debian's Chromium, driven by playwright-core; a clear failure when it is not installed. */
-async function launchChromium(): Promise<Browser> {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(
-      `Chromium is not installed at ${CHROMIUM}: install Debian's package (apt-get update && apt-get install -y chromium; .ci/run does this) or set CHROMIUM_PATH`,
-    );
+/** A Chromium binary and where it came from, for the messages. */
+interface ChromiumBinary {
+  readonly path: string;
+  readonly origin: string;
+}
+
+/** Whether `path` is a regular file this process may run (a /dev/null mounted over it is not). */
+function isExecutableFile(path: string): boolean {
+  try {
+    accessSync(path, constants.X_OK);
+    return statSync(path).isFile();
+  } catch {
+    return false;
   }
-  return chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, headless: true });
+}
+
+/** CHROMIUM_PATH, else Debian's Chromium, else the one in @sparticuz/chromium, unpacked. */
+async function findChromium(): Promise<ChromiumBinary> {
+  const chosen = process.env.CHROMIUM_PATH;
+  if (chosen !== undefined && chosen !== '') {
+    if (!isExecutableFile(chosen)) throw new Error(`CHROMIUM_PATH is ${chosen}, which is not an executable file`);
+    return { path: chosen, origin: 'CHROMIUM_PATH' };
+  }
+  if (isExecutableFile(DEBIAN_CHROMIUM)) return { path: DEBIAN_CHROMIUM, origin: "Debian's chromium" };
+  // The package unpacks into os.tmpdir() and launches whatever it finds there already, such as
+  // a half-written /tmp/chromium or another version's: a folder of this run's own avoids both.
+  unpacked = await mkdtemp(join(tmpdir(), 'rmt-chromium-'));
+  const previous = process.env.TMPDIR;
+  process.env.TMPDIR = unpacked;
+  try {
+    return { path: await npmChromium.executablePath(), origin: NPM_ORIGIN };
+  } catch (err) {
+    throw new Error(`could not unpack the Chromium of @sparticuz/chromium into ${unpacked} (run npm ci, or set CHROMIUM_PATH)`, { cause: err });
+  } finally {
+    if (previous === undefined) delete process.env.TMPDIR;
+    else process.env.TMPDIR = previous;
+  }
+}
+
+/** Chromium driven by playwright-core; a clear failure when none can be found or started. */
+async function launchChromium(): Promise<Browser> {
+  const binary = await findChromium();
+  try {
+    const started = await chromium.launch({ executablePath: binary.path, args: CHROMIUM_ARGS, headless: true });
+    launched = binary;
+    return started;
+  } catch (err) {
+    // The test report shows the message only, not the cause: carry what the browser printed,
+    // such as "error while loading shared libraries: libnss3.so".
+    const message = err instanceof Error ? err.message : String(err);
+    const printed = (message.split('Call log:')[0] ?? '').split('\n').filter((line) => line.includes('[err]'));
+    const reason = printed.length > 0 ? printed.slice(0, 5).join('; ') : message.split('\n')[0];
+    const hint = binary.origin === NPM_ORIGIN ? ' (it needs libnss3 and libexpat1: apt-get install libnss3 libexpat1)' : '';
+    throw new Error(`Chromium from ${binary.origin} (${binary.path}) did not start: ${reason}${hint}`, { cause: err });
+  }
 }
 
 before(async () => {
@@ -55,6 +111,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await demo.stop();
+  if (unpacked !== undefined) await rm(unpacked, { recursive: true, force: true });
 });
 
 /** A new browser context (its own sessionStorage and cookies: another device) on the page. */
@@ -137,6 +194,7 @@ describe('the demo devices page, on two devices of one user', () => {
   it('signs in, lists both devices, revokes one, and logs out everywhere else and everywhere', async (t) => {
     const laptop = await openDevice();
     const phone = await openDevice();
+    t.diagnostic(`Chromium ${browser?.version() ?? '?'} from ${launched?.origin ?? '?'}`);
     assert.equal(await signedOut(laptop.page), true);
     assert.match(await statusShown(laptop.page), /Signed out\. Sign in to see your devices\./);
 

@@ -14,11 +14,14 @@ export type {
   IssuedToken,
   ListedToken,
   MultiTokenEvents,
+  RotateTokenOptions,
   TokenAuthenticator,
   TokenCreatedEvent,
   TokenExpiredEvent,
   TokenInfo,
   TokenReference,
+  TokenReuseDetectedEvent,
+  TokenRotatedEvent,
   TokenTouchFailedEvent,
 } from './types.js';
 export type { BearerChallenge, BearerError, BearerRequest, TokenSource } from './bearer.js';

@@ -60,6 +60,11 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
    * answered a PING sent within that bound. `null` turns the fence off. Default 100.
    */
   cacheFence?: number | null;
+  /**
+   * Theft detection for rotated tokens: a rotated-away token used after its grace revokes its
+   * whole family and emits `reuseDetected`. `false`: it just dies when its grace ends. Default true.
+   */
+  reuseDetection?: boolean;
 }
 
 /** The options after checking, with their defaults applied. */
@@ -78,6 +83,7 @@ export interface Settings<User> {
   clock: () => number;
   replicas: number;
   cacheFence: number | null;
+  reuseDetection: boolean;
 }
 
 /** Where a repository connects when given no `redis`, and `REDIS_URL` is unset. */
@@ -160,6 +166,8 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   if (cacheFence !== null && (typeof cacheFence !== 'number' || !Number.isFinite(cacheFence) || cacheFence <= 0)) {
     throw new TypeError('cacheFence must be a positive number of milliseconds, or null');
   }
+  const reuseDetection = o.reuseDetection ?? true;
+  if (typeof reuseDetection !== 'boolean') throw new TypeError('reuseDetection must be true or false');
   if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isNodeRedisClient(o.redis) || isIoRedisClient(o.redis))) {
     throw new TypeError('redis must be a node-redis client, an ioredis client, or a redis:// or rediss:// URL');
   }
@@ -178,5 +186,6 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
     clock: o.clock ?? Date.now,
     replicas,
     cacheFence,
+    reuseDetection,
   };
 }

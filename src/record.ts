@@ -3,12 +3,21 @@ import { badReply } from './replies.js';
 // The stored record of one token: the value of its field in the tag's HASH. A short string, so
 // that most hashes stay in Redis's compact listpack encoding (values up to 64 bytes by default):
 //
-//   <created>␟<expires>␟<lastUsed>␟<userId>[␟<scopes>[␟<device>[␟<meta>]]]
+//   <created>␟<expires>␟<lastUsed>␟<userId>[␟<scopes>[␟<device>[␟<meta>[␟<rotation>]]]]
 //
 // Times are epoch milliseconds in base 36 (8 characters until 2059), taken from the server's
 // clock by the scripts. `expires` is empty for no expiry, `lastUsed` is empty until the first
 // touch, `scopes` is empty for all (`*`). Trailing empty parts are left out. The separator is
 // the ASCII unit separator, which no user id, device, scope or meta JSON can contain.
+//
+// `rotation` (only the rotation script writes it; see rotation.ts) ties a token to its family,
+// the tokens rotated from one login:
+//   absent or ''           a token never rotated from or to: its family is its own id
+//   <family>               a token rotated from another: the family's id, that of its first token
+//   [<family>]!<graceEnd>  a rotated-away token: it authenticates until graceEnd (epoch ms,
+//                          base 36); used after that, until its own end of life, it is a reuse
+// A family id is a token id (base64url), so it never holds '!'. A family has at most one token
+// not rotated away, its head: the device as `listTokens` shows it.
 
 /** Separates the parts of a record; the scripts use the same character. */
 export const SEPARATOR = '\x1f';
@@ -33,6 +42,10 @@ export interface StoredRecord {
   scopes: string[];
   device: string | null;
   meta: Record<string, string>;
+  /** The family id, when it is not the token's own id (the token was rotated from another). */
+  family: string | null;
+  /** For a rotated-away token, when its grace ends (epoch ms); null for any other token. */
+  graceEnd: number | null;
 }
 
 /** Whether a user id can be stored: non-empty, no control characters. */
@@ -91,8 +104,8 @@ function readTime(raw: string | undefined, optional: boolean, command: string): 
 /** Reads a stored record; anything the package did not write is a bad reply. */
 export function decodeRecord(value: string, command: string): StoredRecord {
   const parts = value.split(SEPARATOR);
-  if (parts.length < 4 || parts.length > 7) throw badReply(command);
-  const [created, expires, lastUsed, userId, scopes, device, meta] = parts;
+  if (parts.length < 4 || parts.length > 8) throw badReply(command);
+  const [created, expires, lastUsed, userId, scopes, device, meta, rotation] = parts;
   if (userId === undefined || userId === '') throw badReply(command);
   let readMetaValue: Record<string, string> = {};
   if (meta !== undefined && meta !== '') {
@@ -110,7 +123,24 @@ export function decodeRecord(value: string, command: string): StoredRecord {
     scopes: scopes === undefined || scopes === '' ? ['*'] : scopes.split(' '),
     device: device === undefined || device === '' ? null : device,
     meta: readMetaValue,
+    // The usual record, never rotated, has no rotation part: one comparison on the verify path.
+    family: rotation === undefined || rotation === '' ? null : readFamily(rotation, command),
+    graceEnd: rotation === undefined || rotation === '' ? null : readGraceEnd(rotation),
   };
+}
+
+const ROTATION = /^([A-Za-z0-9_-]*)(?:!([0-9a-z]{1,11}))?$/;
+
+function readFamily(rotation: string, command: string): string | null {
+  const match = ROTATION.exec(rotation);
+  if (match === null) throw badReply(command);
+  return match[1] === '' ? null : match[1]!;
+}
+
+/** The grace end of a rotation part that `readFamily` has checked. */
+function readGraceEnd(rotation: string): number | null {
+  const bang = rotation.indexOf('!');
+  return bang === -1 ? null : parseInt(rotation.slice(bang + 1), 36);
 }
 
 /**

@@ -8,8 +8,9 @@ import { positiveSeconds, readSettings, type DefaultUser, type MultiTokenReposit
 import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail } from './record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
 import { runReplicatedScript, runScript } from './run-script.js';
+import { listedDevices, refuseRotatedAway, rotate, type RotationHost } from './rotation.js';
 import { readScopes } from './scope.js';
-import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
+import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, REVOKE_FAMILY, ROTATE_TOKEN, TOUCH_TOKEN, type LuaScript } from './scripts.js';
 import { ServerClock } from './server-clock.js';
 import { generateToken, isTokenId, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
 import { markProduced, producedToken, tokenInfo } from './token-info.js';
@@ -21,6 +22,7 @@ import type {
   IssuedToken,
   ListedToken,
   MultiTokenEvents,
+  RotateTokenOptions,
   TokenAuthenticator,
   TokenInfo,
   TokenReference,
@@ -31,7 +33,7 @@ import type {
 // server's clock (server-clock.ts), the connection opened from a URL (connection.ts), and the
 // token info handed out (token-info.ts).
 
-const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
+const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, ROTATE_TOKEN, REVOKE_FAMILY]);
 
 /**
  * Hashed, multi-device bearer tokens in Redis. Each user holds many tokens; each can be
@@ -93,12 +95,16 @@ export class MultiTokenRepository<User = DefaultUser>
     return { userId, key: tagKey(this.settings.keyPrefix, routingTag(userId)) };
   }
 
-  private async script(script: LuaScript, key: string, args: string[]): Promise<unknown> {
+  private async script(script: LuaScript, key: string, args: string[], due?: number): Promise<unknown> {
     this.started = true;
     const store = await this.connection.ready(key);
     const { replicas } = this.settings;
-    if (replicas > 0 && WRITES.has(script)) return runReplicatedScript(store, this.deadline, script, [key], args, replicas);
-    return runScript(store, this.deadline, script, [key], args);
+    if (replicas > 0 && WRITES.has(script)) return runReplicatedScript(store, this.deadline, script, [key], args, replicas, due);
+    return runScript(store, this.deadline, script, [key], args, due);
+  }
+
+  private get rotation(): RotationHost<User> {
+    return { settings: this.settings, script: (script, key, args, due) => this.script(script, key, args, due), events: this };
   }
 
   private parse(key: string): ParsedToken | null {
@@ -207,6 +213,8 @@ export class MultiTokenRepository<User = DefaultUser>
     const record = decodeRecord(stored, 'HGET');
     const now = this.serverClock.now();
     if (endOfLife(record, idleMs) <= now) return null;
+    // Rotated away and past its grace: refused, and a reuse (rotation.ts).
+    if (record.graceEnd !== null && record.graceEnd <= now) return refuseRotatedAway(this.rotation, hashKey, id, record.userId, due);
     const found = this.settings.findUser(record.userId);
     const user = found instanceof Promise ? await found : found;
     if (user === null || user === undefined || (user as unknown) === false) return null;
@@ -307,12 +315,13 @@ export class MultiTokenRepository<User = DefaultUser>
 
   private async expireOne(hashKey: string, ids: string[], userId: string, reason: ExpireReason): Promise<boolean> {
     const reply = await this.script(EXPIRE_TOKEN, hashKey, [userId, String(this.settings.idleMs ?? 0), ...ids]);
-    if (!Array.isArray(reply) || (reply.length !== 0 && reply.length !== 2)) throw badReply('EVALSHA expire');
+    if (!Array.isArray(reply) || reply.length === 1) throw badReply('EVALSHA expire');
     if (reply.length === 0) return false;
     const id = ids[normaliseInteger(reply[0], 'EVALSHA expire') - 1];
     const owner = normaliseString(reply[1], 'EVALSHA expire');
     if (id === undefined || owner === null) throw badReply('EVALSHA expire');
-    this.emit('expired', { reason, userId: owner, ids: [id] });
+    // With the rest of its family (rotation): the head, when `id` was rotated away.
+    this.emit('expired', { reason, userId: owner, ids: [id, ...normaliseStrings(reply.slice(2), 'EVALSHA expire')] });
     return true;
   }
 
@@ -364,15 +373,20 @@ export class MultiTokenRepository<User = DefaultUser>
     const { userId, key } = this.userOf(user);
     const currentIds = options.current === undefined ? [] : this.idsOf(options.current, userId, 'listTokens');
     const reply = await this.script(LIST_TOKENS, key, [userId, String(this.settings.idleMs ?? 0)]);
-    if (!Array.isArray(reply) || reply.length % 2 !== 1) throw badReply('EVALSHA list');
-    const list: ListedToken[] = [];
-    for (let i = 1; i < reply.length; i += 2) {
-      const id = normaliseString(reply[i], 'EVALSHA list');
-      const value = normaliseString(reply[i + 1], 'EVALSHA list');
-      if (id === null || value === null) throw badReply('EVALSHA list');
-      list.push(markProduced({ ...tokenInfo(id, decodeRecord(value, 'EVALSHA list')), current: currentIds.includes(id) }));
-    }
-    return list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1));
+    return listedDevices(reply, currentIds); // one entry per device (rotation.ts)
+  }
+
+  /**
+   * Swaps `current` (a key, or `req.authInfo`) for a new token of the same device, scopes, meta
+   * and family; the old one works `grace` more seconds (default 30). Null when it is not live.
+   *
+   * @example
+   * ```ts
+   * const rotated = await MultiToken.rotateToken(req.authInfo); // { token } or null
+   * ```
+   */
+  async rotateToken(current: TokenReference | AuthInfoLike | undefined, options: RotateTokenOptions = {}): Promise<{ token: IssuedToken<User> } | null> {
+    return rotate(this.rotation, current, options);
   }
 
   /**

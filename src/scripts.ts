@@ -102,6 +102,16 @@ local function keep_alive(latest)
     redis.call('PEXPIREAT', KEYS[1], latest)
   end
 end
+-- Rotation: a record's 8th part (see record.ts). The family of a token (its own id when none is
+-- stored), and for a rotated-away token the end of its grace, else nil.
+local function rotation_of(id, r)
+  local rot = string.match(r.rest, '^[^\\31]*\\31[^\\31]*\\31[^\\31]*\\31([^\\31]*)') or ''
+  local family, grace = string.match(rot, '^([^!]*)!(%w+)$')
+  if not family then family = rot end
+  if family == '' then family = id end
+  if grace then return family, tonumber(grace, 36) end
+  return family, nil
+end
 `;
 
 function lua(name: string, body: string): LuaScript {
@@ -116,7 +126,8 @@ function lua(name: string, body: string): LuaScript {
 
 /**
  * Stores a new token; prunes dead fields; evicts the user's tokens closest to their end of
- * life (then the least recently used, then the oldest) when the user is at the cap.
+ * life (then the least recently used, then the oldest) when the user is at the cap. Rotated-away
+ * tokens are not counted, and go with their family's evicted head.
  * KEYS: the tag's hash. ARGV: id, user id, ttl ms ('' = none), idle ms (0 = none), cap (0 = none), record tail.
  * Returns: { now, first (1 or 0), evicted id, ... }.
  */
@@ -126,8 +137,14 @@ local user = ARGV[2]
 local idle = tonumber(ARGV[4])
 local cap = tonumber(ARGV[5])
 local mine = {}
+local rotated = {}
 local latest = sweep(now, idle, function(id, r, e)
-  if r.user == user then mine[#mine + 1] = { id = id, e = e or math.huge, last = r.last, created = r.created } end
+  if r.user == user then
+    -- Rotation: a rotated-away token is no device; it goes with its family's head.
+    local family, grace = rotation_of(id, r)
+    if grace then rotated[#rotated + 1] = { id = id, family = family }
+    else mine[#mine + 1] = { id = id, e = e or math.huge, last = r.last, created = r.created, family = family } end
+  end
   return false
 end)
 local reply = { now, 0 }
@@ -139,9 +156,14 @@ if cap > 0 and #mine >= cap then
     if a.created ~= b.created then return a.created < b.created end
     return a.id < b.id
   end)
+  local evicted = {}
   for i = 1, #mine - cap + 1 do
     redis.call('HDEL', KEYS[1], mine[i].id)
     reply[#reply + 1] = mine[i].id
+    evicted[mine[i].family] = true
+  end
+  for i = 1, #rotated do
+    if evicted[rotated[i].family] then redis.call('HDEL', KEYS[1], rotated[i].id) end
   end
 end
 local expires = ''
@@ -163,17 +185,30 @@ return reply
 
 /**
  * Removes the first live token among the given ids (owned by the expected user, when one is
- * given); prunes dead fields.
+ * given), with the rest of its family (rotation: one device); prunes dead fields.
  * KEYS: the tag's hash. ARGV: expected user id or '', idle ms, id, ...
- * Returns: { 1-based position of the removed id, its owner }, or an empty array.
+ * Returns: { 1-based position of the removed id, its owner, other family heads removed, ... },
+ * or an empty array.
  */
 export const EXPIRE_TOKEN: LuaScript = lua('expire', `
-local wanted = {}
-for i = 3, #ARGV do wanted[ARGV[i]] = i - 2 end
-local found = nil
-local latest = sweep(server_now(), tonumber(ARGV[2]), function(id, r)
-  if found or not wanted[id] or (ARGV[1] ~= '' and r.user ~= ARGV[1]) then return false end
-  found = { wanted[id], r.user }
+local now = server_now()
+local idle = tonumber(ARGV[2])
+local found, family = nil, nil
+for i = 3, #ARGV do
+  local value = redis.call('HGET', KEYS[1], ARGV[i])
+  local r = value and parse(value)
+  local e = r and life_end(r, idle)
+  if r and (ARGV[1] == '' or r.user == ARGV[1]) and (not e or e > now) then
+    found = { i - 2, r.user }
+    family = rotation_of(ARGV[i], r)
+    break
+  end
+end
+local latest = sweep(now, idle, function(id, r)
+  if not found or r.user ~= found[2] then return false end
+  local f, grace = rotation_of(id, r)
+  if f ~= family then return false end
+  if not grace and id ~= ARGV[found[1] + 2] then found[#found + 1] = id end
   return true
 end)
 keep_alive(latest)
@@ -181,17 +216,24 @@ return found or {}
 `);
 
 /**
- * Removes every live token of one user, or every one but the ids to keep; prunes dead fields.
+ * Removes every live token of one user, or every one but the ids to keep and their families;
+ * prunes dead fields.
  * KEYS: the tag's hash. ARGV: user id, idle ms, id to keep, ...
- * Returns: the ids removed.
+ * Returns: the ids removed, rotated-away tokens left out (one per device).
  */
 export const EXPIRE_USER_TOKENS: LuaScript = lua('expire-user', `
 local keep = {}
-for i = 3, #ARGV do keep[ARGV[i]] = true end
+for i = 3, #ARGV do
+  local value = redis.call('HGET', KEYS[1], ARGV[i])
+  local r = value and parse(value)
+  if r then keep[rotation_of(ARGV[i], r)] = true end
+end
 local removed = {}
 local latest = sweep(server_now(), tonumber(ARGV[2]), function(id, r)
-  if r.user ~= ARGV[1] or keep[id] then return false end
-  removed[#removed + 1] = id
+  if r.user ~= ARGV[1] then return false end
+  local family, grace = rotation_of(id, r)
+  if keep[family] then return false end
+  if not grace then removed[#removed + 1] = id end
   return true
 end)
 keep_alive(latest)
@@ -263,6 +305,88 @@ return now
 `);
 
 /**
+ * Rotation: issues the successor of a live family head, with its user, scopes, device and meta,
+ * in its family; the old token turns rotated-away and authenticates until its grace ends (with
+ * detection off, it expires then). Keeps the newest `kept` rotated-away tokens of the family;
+ * never evicts. Prunes dead fields.
+ * KEYS: the tag's hash. ARGV: expected user id or '', idle ms, new id, ttl ms ('' = none),
+ * grace ms, detection ('1' or '0'), kept, current id, ...
+ * Returns: { now, 1, old id, old record } when rotated; { now, 2, id, user id } for a token
+ * rotated away whose grace is over (a reuse); { now } for anything else.
+ */
+export const ROTATE_TOKEN: LuaScript = lua('rotate', `
+local now = server_now()
+local idle = tonumber(ARGV[2])
+local id, value, r = nil, nil, nil
+for i = 8, #ARGV do
+  local v = redis.call('HGET', KEYS[1], ARGV[i])
+  local p = v and parse(v)
+  local e = p and life_end(p, idle)
+  if p and (ARGV[1] == '' or p.user == ARGV[1]) and (not e or e > now) then
+    id, value, r = ARGV[i], v, p
+    break
+  end
+end
+if not id then return { now } end
+local family, grace = rotation_of(id, r)
+if grace and grace <= now then return { now, 2, id, r.user } end
+if grace then return { now } end
+local older = {}
+local latest = sweep(now, idle, function(other, o)
+  local f, g = rotation_of(other, o)
+  if o.user == r.user and f == family and g then older[#older + 1] = { id = other, grace = g } end
+  return false
+end)
+table.sort(older, function(a, b) return a.grace > b.grace end)
+for i = tonumber(ARGV[7]), #older do redis.call('HDEL', KEYS[1], older[i].id) end
+local tail = SEP .. r.user .. SEP .. string.match(r.rest .. SEP .. SEP .. SEP, '^([^\\31]*\\31[^\\31]*\\31[^\\31]*\\31)')
+local grace_end = now + tonumber(ARGV[5])
+local expires, last, stored = r.expires, '', ''
+if ARGV[6] ~= '1' and (not expires or grace_end < expires) then expires = grace_end end
+if expires then expires = b36(expires) else expires = '' end
+if r.last ~= r.created then last = b36(r.last) end
+if family ~= id then stored = family end
+redis.call('HSET', KEYS[1], id, b36(r.created) .. SEP .. expires .. SEP .. last .. tail .. stored .. '!' .. b36(grace_end))
+local n = { created = now, last = now, expires = nil }
+if ARGV[4] ~= '' then n.expires = now + tonumber(ARGV[4]) end
+expires = n.expires and b36(n.expires) or ''
+redis.call('HSET', KEYS[1], ARGV[3], b36(now) .. SEP .. expires .. SEP .. tail .. family)
+local e = life_end(n, idle)
+if latest ~= nil then
+  if e == nil then latest = nil elseif e > latest then latest = e end
+end
+keep_alive(latest)
+return { now, 1, id, value }
+`);
+
+/**
+ * Rotation: revokes a whole family at once when one of its rotated-away tokens is used after its
+ * grace (a reuse). KEYS: the tag's hash. ARGV: idle ms, id of the token used, its user id.
+ * Returns: { 2, family, head id removed, ... } when revoked; { 1 } while the token is in its
+ * grace by the server's clock; { 0 } when it is gone or not rotated away.
+ */
+export const REVOKE_FAMILY: LuaScript = lua('reuse', `
+local now = server_now()
+local idle = tonumber(ARGV[1])
+local value = redis.call('HGET', KEYS[1], ARGV[2])
+local r = value and parse(value)
+if not r or r.user ~= ARGV[3] then return { 0 } end
+local e, family, grace = life_end(r, idle), rotation_of(ARGV[2], r)
+if not grace or (e and e <= now) then return { 0 } end
+if grace > now then return { 1 } end
+local reply = { 2, family }
+local latest = sweep(now, idle, function(id, o)
+  if o.user ~= r.user then return false end
+  local f, g = rotation_of(id, o)
+  if f ~= family then return false end
+  if not g then reply[#reply + 1] = id end
+  return true
+end)
+keep_alive(latest)
+return reply
+`);
+
+/**
  * Reads the server's clock, so a repository can tell how far its own clock is from it.
  * KEYS: a tag's hash, declared only so the call goes to its node; it is not read.
  * Returns: the server's time in epoch ms.
@@ -272,4 +396,4 @@ return server_now()
 `);
 
 /** Every script, for the specs that check them all. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, PRUNE_TOKENS, TOUCH_TOKEN, SERVER_TIME];
+export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, PRUNE_TOKENS, TOUCH_TOKEN, SERVER_TIME, ROTATE_TOKEN, REVOKE_FAMILY];

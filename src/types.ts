@@ -65,8 +65,16 @@ export interface AuthInfoLike {
   readonly userId?: unknown;
 }
 
-/** Why tokens were removed. */
-export type ExpireReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'revoked';
+/** Why tokens were removed; `reuse`: a rotated-away token was used after its grace. */
+export type ExpireReason = 'logout' | 'logout-all' | 'logout-others' | 'evicted' | 'revoked' | 'reuse';
+
+/** Options of {@link MultiTokenRepository.rotateToken}. */
+export interface RotateTokenOptions {
+  /** Seconds the old token keeps working, for requests already in flight. 0: none. Default 30. */
+  grace?: number;
+  /** Lifetime in seconds of the new token, or null for none. Default: the repository's `ttl`. */
+  ttl?: number | null;
+}
 
 /** Payload of the `created` event. */
 export interface TokenCreatedEvent {
@@ -92,11 +100,36 @@ export interface TokenTouchFailedEvent {
   error: MultiTokenStoreError;
 }
 
+/** Payload of the `rotated` event: a token was swapped for a new one of the same family. */
+export interface TokenRotatedEvent {
+  userId: string;
+  /** The token rotated away; it works until its grace ends. */
+  oldId: string;
+  /** The token that replaces it. */
+  newId: string;
+  /** The family: the id of the token first issued at the login the two descend from. */
+  family: string;
+}
+
+/**
+ * Payload of the `reuseDetected` event: a rotated-away token was used after its grace, so the
+ * token may have been stolen, and its whole family was revoked.
+ */
+export interface TokenReuseDetectedEvent {
+  userId: string;
+  /** The family revoked: the id of the token first issued at its login (its `created` event). */
+  family: string;
+  /** The rotated-away token that was used. */
+  id: string;
+}
+
 /** The events a repository emits, for audit logs and metrics. */
 export type MultiTokenEvents = {
   created: [TokenCreatedEvent];
   expired: [TokenExpiredEvent];
   touchFailed: [TokenTouchFailedEvent];
+  rotated: [TokenRotatedEvent];
+  reuseDetected: [TokenReuseDetectedEvent];
 };
 
 /** The result of a successful {@link MultiTokenRepository.authenticate}. */

@@ -1,5 +1,5 @@
-// A runnable demo: an Express 5 API with password login, per-device tokens, a device list and
-// the three kinds of logout, and a devices page at `/` (static files in demo/public, no build
+// A runnable demo: an Express 5 API with password login, per-device tokens, a device list,
+// token rotation and the three kinds of logout, and a devices page at `/` (static files in demo/public, no build
 // step) that drives it. `npm run demo` starts it on REDIS_URL, or on a throwaway redis-server
 // when REDIS_URL is not set.
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -35,6 +35,8 @@ async function main(): Promise<void> {
   MultiToken.configure({ redis: redisUrl, findUser: (id) => byId.get(id) ?? null, maxTokensPerUser: 5, touchInterval: 1 });
   MultiToken.on('created', ({ userId, id, device }) => console.log(`login  user=${userId} token=${id} device=${device ?? '-'}`));
   MultiToken.on('expired', ({ reason, userId, ids }) => console.log(`${reason} user=${userId ?? '?'} tokens=${ids.join(',')}`));
+  MultiToken.on('rotated', ({ userId, oldId, newId }) => console.log(`rotate user=${userId} token=${oldId} -> ${newId}`));
+  MultiToken.on('reuseDetected', ({ userId, family, id }) => console.log(`REUSE  user=${userId} family=${family} token=${id}: family revoked`));
   passport.use(new RedisMultiTokenStrategy());
   const authenticated = passport.authenticate('redis-multi-token') as express.RequestHandler;
 
@@ -85,6 +87,16 @@ async function main(): Promise<void> {
     await MultiToken.expireToken(req.authInfo);
     res.sendStatus(204);
   });
+  // Rotation: the page swaps its token for a new one; the old one works 30 s more for requests
+  // in flight, and used after that it revokes this device (it may have been stolen).
+  app.post('/rotate', authenticated, async (req, res) => {
+    const rotated = await MultiToken.rotateToken(req.authInfo);
+    if (rotated === null) {
+      res.status(409).json({ error: 'this token was rotated already; use the newer one' });
+      return;
+    }
+    res.json({ token: rotated.token.key, id: rotated.token.id });
+  });
   app.post('/logout-others', authenticated, async (req, res) => {
     res.json({ removed: await MultiToken.expireOtherTokens(req.user, req.authInfo) });
   });
@@ -103,6 +115,7 @@ open ${base}/ in two browsers (or a normal and a private window) to see both dev
   curl -s -X POST ${base}/login -H 'content-type: application/json' -d '{"username":"ada","password":"lovelace"}'
   curl -s ${base}/me -H "authorization: Bearer <token>"
   curl -s ${base}/devices -H "authorization: Bearer <token>"
+  curl -s -X POST ${base}/rotate -H "authorization: Bearer <token>"
   curl -s -X POST ${base}/logout -H "authorization: Bearer <token>"`);
   });
 

@@ -1,5 +1,5 @@
-// The demo's devices page: signs in, lists the user's devices and signs them out through the
-// demo API. The token lives in this tab's sessionStorage and goes out only in the Authorization
+// The demo's devices page: signs in, lists the user's devices, rotates this device's token and
+// signs devices out through the demo API. The token lives in this tab's sessionStorage and goes out only in the Authorization
 // header. Whatever comes from the server (device labels above all, which users type) reaches the
 // DOM as text through textContent, never as HTML.
 'use strict';
@@ -214,6 +214,14 @@ async function revokeDevice(id, label) {
   say(res.status === 204 ? `Revoked “${label}”: its next request will be refused.` : `“${label}” was already signed out.`);
 }
 
+async function rotateToken() {
+  const res = await api('POST', '/rotate');
+  expectStatus(res, 200);
+  sessionStorage.setItem(TOKEN_KEY, res.data.token);
+  await refresh();
+  say("Rotated this device's token. The old one works for 30 more seconds; used after that, it signs this device out, as a stolen token would.");
+}
+
 async function logOut() {
   const res = await api('POST', '/logout');
   expectStatus(res, 204);
@@ -238,6 +246,7 @@ form.addEventListener('submit', (event) => {
   void run(signIn);
 });
 document.getElementById('refresh').addEventListener('click', () => void run(refreshClicked));
+document.getElementById('rotate').addEventListener('click', () => void run(rotateToken));
 document.getElementById('logout').addEventListener('click', () => void run(logOut));
 document.getElementById('logout-others').addEventListener('click', () => void run(logOutOthers));
 document.getElementById('logout-all').addEventListener('click', () => void run(logOutEverywhere));

@@ -191,7 +191,7 @@ const LAPTOP = `Ada's laptop <img src=x onerror="document.title='pwned'">`;
 const PHONE = 'Phone';
 
 describe('the demo devices page, on two devices of one user', () => {
-  it('signs in, lists both devices, revokes one, and logs out everywhere else and everywhere', async (t) => {
+  it("signs in, lists both devices, rotates this device's token, revokes one, and logs out everywhere else and everywhere", async (t) => {
     const laptop = await openDevice();
     const phone = await openDevice();
     t.diagnostic(`Chromium ${browser?.version() ?? '?'} from ${launched?.origin ?? '?'}`);
@@ -209,6 +209,25 @@ describe('the demo devices page, on two devices of one user', () => {
     assert.deepEqual(await click(laptop, 'Refresh'), ['GET /devices 200']);
     assert.deepEqual(await devicesShown(laptop.page), [PHONE, `${LAPTOP} (this device)`]);
     assert.match(await statusShown(laptop.page), /^2 devices signed in as ada\.$/);
+
+    // Rotate the laptop's token: still one row per device, with the new token's id; the old
+    // token still works in its grace, and the page goes on with the new one.
+    const oldToken: unknown = await laptop.page.evaluate("window.sessionStorage.getItem('rmt-demo-token')");
+    const oldRowId = await laptop.page.locator('#devices tbody tr.current').getAttribute('data-id');
+    assert.deepEqual(await click(laptop, "Rotate this device's token"), ['POST /rotate 200', 'GET /devices 200']);
+    assert.match(await statusShown(laptop.page), /Rotated this device's token\. The old one works for 30 more seconds/);
+    // The laptop's token is now the newest.
+    assert.deepEqual(await devicesShown(laptop.page), [`${LAPTOP} (this device)`, PHONE]);
+    const newToken: unknown = await laptop.page.evaluate("window.sessionStorage.getItem('rmt-demo-token')");
+    assert.equal(typeof oldToken, 'string');
+    assert.equal(typeof newToken, 'string');
+    assert.notEqual(newToken, oldToken);
+    const newRowId = await laptop.page.locator('#devices tbody tr.current').getAttribute('data-id');
+    assert.notEqual(newRowId, oldRowId, 'the row shows the new token');
+    const inGrace = await fetch(`${demo.url}/me`, { headers: { authorization: `Bearer ${String(oldToken)}` } });
+    assert.equal(inGrace.status, 200);
+    assert.deepEqual(await click(laptop, 'Refresh'), ['GET /devices 200']);
+    assert.deepEqual(await devicesShown(laptop.page), [`${LAPTOP} (this device)`, PHONE]);
     assert.equal(await laptop.page.locator('#devices img').count(), 0, 'a device label was put into the page as HTML');
     assert.equal(await laptop.page.getByText('Signed in as ada', { exact: true }).isVisible(), true);
     assert.deepEqual(await laptop.page.context().cookies(), [], 'the token must never be in a cookie');

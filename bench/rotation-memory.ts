@@ -43,7 +43,7 @@ try {
   const encodingBefore = await client.objectEncoding(tagKey(PREFIX, routingTag('user-0')));
   for (let round = 0; round < rotations; round++) {
     await forEachConcurrently(users, 128, async (i) => {
-      const rotated = await tokens.rotateToken(keys[i]!, { grace: 3600 });
+      const rotated = await tokens.rotateToken(keys[i], { grace: 3600 });
       if (rotated === null) throw new Error('a rotation resolved to null');
       keys[i] = rotated.token.key;
     });

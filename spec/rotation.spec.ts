@@ -418,9 +418,10 @@ describe('rotation with client-side caching and replicas', () => {
     const client: RedisClientType = createClient({ url: master.url });
     client.on('error', () => {});
     await client.connect();
+    let tokens: MultiTokenRepository<User> | undefined;
     try {
       await until('the replica to sync', async () => /master_link_status:up/.test(await watch.info('replication')));
-      const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('rotation-replicas'), replicas: 1, timeout: 800 });
+      tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('rotation-replicas'), replicas: 1, timeout: 800 });
       const events = recordEvents(tokens);
       const { token } = await tokens.createToken(ada);
       const fresh = (await tokens.rotateToken(token.key, { grace: GRACE }))!.token;
@@ -433,6 +434,8 @@ describe('rotation with client-side caching and replicas', () => {
       assert.equal(await tokens.authenticate(token.key), null);
       assert.deepEqual(events.reused, []);
     } finally {
+      // Closes the connection it opened for replicated writes.
+      await tokens?.close();
       replica.thaw();
       client.destroy();
       watch.destroy();

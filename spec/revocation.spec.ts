@@ -4,10 +4,11 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createClient, createClientPool, createSentinel, type RedisClientType } from 'redis';
 import { MultiTokenError, MultiTokenRepository, type TokenTouchFailedEvent } from '../src/index.js';
 import { startRedisSentinel, startRedisServer, uniquePrefix, type RedisServer } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
   id: string;
@@ -168,17 +169,11 @@ describe('replicas: revocations wait until replicas hold them', () => {
 });
 
 describe('client-side caching: a bounded revocation window', () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await startRedisServer();
-  });
-  after(async () => {
-    await server.stop();
-  });
+  const shared = sharedRedis({ own: true });
 
   it('honours a revocation made by another process within cacheFence', async () => {
     const prefix = uniquePrefix('fence');
-    const cached = createClient({ url: server.url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1000 } });
+    const cached = createClient({ url: shared.server.url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1000 } });
     await cached.connect();
     try {
       const bound = 100;
@@ -187,7 +182,7 @@ describe('client-side caching: a bounded revocation window', () => {
       // Warm the cache, then keep verifying while another process revokes.
       assert.notEqual(await tokens.authenticate(token.key), null);
       const source = `import { MultiTokenRepository } from './src/index.ts';
-        const tokens = new MultiTokenRepository({ redis: ${JSON.stringify(server.url)}, keyPrefix: ${JSON.stringify(prefix)} });
+        const tokens = new MultiTokenRepository({ redis: ${JSON.stringify(shared.server.url)}, keyPrefix: ${JSON.stringify(prefix)} });
         const ok = await tokens.expireToken(process.argv[1]);
         console.log(JSON.stringify({ ok, at: Date.now() }));
         await tokens.close();`;
@@ -245,12 +240,12 @@ describe('client-side caching: a bounded revocation window', () => {
   });
 
   it('refuses a caching pool or Sentinel client, which it cannot fence, with a TypeError naming redis', () => {
-    const pool = createClientPool({ url: server.url, RESP: 3 }, { clientSideCache: { ttl: 0, maxEntries: 10 } });
+    const pool = createClientPool({ url: shared.server.url, RESP: 3 }, { clientSideCache: { ttl: 0, maxEntries: 10 } });
     assert.throws(() => new MultiTokenRepository({ redis: pool }), /^TypeError: redis: .*cacheFence: null/);
     assert.doesNotThrow(() => new MultiTokenRepository({ redis: pool, cacheFence: null }));
     const sentinel = createSentinel({
       name: 'mymaster',
-      sentinelRootNodes: [{ host: '127.0.0.1', port: server.port }],
+      sentinelRootNodes: [{ host: '127.0.0.1', port: shared.server.port }],
       RESP: 3,
       clientSideCache: { ttl: 0, maxEntries: 10 },
     });

@@ -9,11 +9,11 @@
 //   POST /logout  expireToken(req.authInfo), then 204
 // and answers a store error with its statusCode (503), the framework's own way.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createClient, type RedisClientType } from 'redis';
+import { describe, it } from 'node:test';
 import { MultiTokenRepository } from '../../src/index.js';
 import { call, type RunningApp } from './http.js';
-import { startRedisServer, uniquePrefix, type RedisServer } from './redis-server.js';
+import { uniquePrefix, type RedisServer } from './redis-server.js';
+import { sharedRedis } from './shared-redis.js';
 
 export interface SpecUser {
   id: string;
@@ -57,32 +57,22 @@ const TIMEOUT_MS = 400;
 /** Registers the edge checks for one framework. */
 export function describeEdge(title: string, options: EdgeSuiteOptions): void {
   describe(title, () => {
-    let server: RedisServer;
-    let client: RedisClientType;
+    // A server of the suite's own: the last checks stop it.
+    const shared = sharedRedis({ own: true });
     let tokens: MultiTokenRepository<SpecUser>;
     let app: RunningApp;
-    const context = (): EdgeContext => ({ url: app.url, tokens, server });
+    const context = (): EdgeContext => ({ url: app.url, tokens, server: shared.server });
 
-    before(async () => {
-      server = await startRedisServer();
-      client = createClient({ url: server.url });
-      // The checks stop the server; node-redis reports that as an 'error' event.
-      client.on('error', () => {});
-      await client.connect();
+    shared.before(async () => {
       tokens = new MultiTokenRepository<SpecUser>({
-        redis: client,
+        redis: shared.client,
         keyPrefix: uniquePrefix('edge'),
         findUser: (id) => specUsers.get(id) ?? null,
         timeout: TIMEOUT_MS,
       });
       app = await options.start(tokens);
     });
-
-    after(async () => {
-      await app?.close();
-      client?.destroy();
-      await server?.stop();
-    });
+    shared.after(() => app?.close());
 
     it('answers a fresh token with 200, its user and its token info', async () => {
       const { token } = await tokens.createToken(ada, { device: 'phone' });
@@ -144,7 +134,7 @@ export function describeEdge(title: string, options: EdgeSuiteOptions): void {
     it('answers a valid token with 503 and no challenge once Redis is down', async () => {
       const { token } = await tokens.createToken(ada);
       assert.equal((await call(`${app.url}/me`, { token: token.key })).status, 200);
-      await server.stop();
+      await shared.server.stop();
       const res = await call(`${app.url}/me`, { token: token.key });
       assert.equal(res.status, 503);
       assert.equal(res.challenge, null);

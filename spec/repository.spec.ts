@@ -5,18 +5,7 @@ import { MultiTokenError, MultiTokenRepository, type TokenExpiredEvent } from '.
 import { hashKeyOf } from './support/layout.js';
 import { uniquePrefix } from './support/redis-server.js';
 import { sharedRedis } from './support/shared-redis.js';
-
-interface User {
-  id: string;
-  name: string;
-}
-
-const users = new Map<string, User>([
-  ['1', { id: '1', name: 'ada' }],
-  ['2', { id: '2', name: 'grace' }],
-]);
-const ada = users.get('1')!;
-const grace = users.get('2')!;
+import { ada, grace, users, type User } from './support/users.js';
 
 const shared = sharedRedis();
 

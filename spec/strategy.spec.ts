@@ -14,17 +14,7 @@ import { commandCount } from './support/commands.js';
 import { call, listen, type RunningApp } from './support/http.js';
 import { startRedisServer, uniquePrefix } from './support/redis-server.js';
 import { sharedRedis } from './support/shared-redis.js';
-
-interface User {
-  id: string;
-  name: string;
-}
-
-const users = new Map<string, User>([
-  ['1', { id: '1', name: 'ada' }],
-  ['2', { id: '2', name: 'grace' }],
-  ['3', { id: '3', name: 'linus' }],
-]);
+import { users, type User } from './support/users.js';
 
 const shared = sharedRedis();
 let app: RunningApp;

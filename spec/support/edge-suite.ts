@@ -14,25 +14,12 @@ import { MultiTokenRepository } from '../../src/index.js';
 import { call, type RunningApp } from './http.js';
 import { uniquePrefix, type RedisServer } from './redis-server.js';
 import { sharedRedis } from './shared-redis.js';
-
-export interface SpecUser {
-  id: string;
-  name: string;
-}
-
-export const specUsers: ReadonlyMap<string, SpecUser> = new Map([
-  ['1', { id: '1', name: 'ada' }],
-  ['2', { id: '2', name: 'grace' }],
-  ['3', { id: '3', name: 'linus' }],
-]);
-
-export const ada: SpecUser = specUsers.get('1')!;
-export const linus: SpecUser = specUsers.get('3')!;
+import { ada, users, type User } from './users.js';
 
 /** What each extra check is given. */
 export interface EdgeContext {
   readonly url: string;
-  readonly tokens: MultiTokenRepository<SpecUser>;
+  readonly tokens: MultiTokenRepository<User>;
   readonly server: RedisServer;
 }
 
@@ -40,7 +27,7 @@ export type EdgeCase = readonly [title: string, run: (context: EdgeContext) => P
 
 export interface EdgeSuiteOptions {
   /** Starts the app under test on the suite's repository. */
-  start(tokens: MultiTokenRepository<SpecUser>): Promise<RunningApp>;
+  start(tokens: MultiTokenRepository<User>): Promise<RunningApp>;
   /** Checks of the framework's own, run while Redis is up. */
   whileUp?: readonly EdgeCase[];
   /** Checks run after the 503 check, with Redis stopped. */
@@ -59,15 +46,15 @@ export function describeEdge(title: string, options: EdgeSuiteOptions): void {
   describe(title, () => {
     // A server of the suite's own: the last checks stop it.
     const shared = sharedRedis({ own: true });
-    let tokens: MultiTokenRepository<SpecUser>;
+    let tokens: MultiTokenRepository<User>;
     let app: RunningApp;
     const context = (): EdgeContext => ({ url: app.url, tokens, server: shared.server });
 
     shared.before(async () => {
-      tokens = new MultiTokenRepository<SpecUser>({
+      tokens = new MultiTokenRepository<User>({
         redis: shared.client,
         keyPrefix: uniquePrefix('edge'),
-        findUser: (id) => specUsers.get(id) ?? null,
+        findUser: (id) => users.get(id) ?? null,
         timeout: TIMEOUT_MS,
       });
       app = await options.start(tokens);
@@ -79,7 +66,7 @@ export function describeEdge(title: string, options: EdgeSuiteOptions): void {
       const res = await call(`${app.url}/me`, { token: token.key });
       assert.equal(res.status, 200);
       assert.equal(res.challenge, null);
-      const body = JSON.parse(res.body) as { user: SpecUser; token: { id: string; userId: string; device: string } };
+      const body = JSON.parse(res.body) as { user: User; token: { id: string; userId: string; device: string } };
       assert.deepEqual(body.user, ada);
       assert.equal(body.token.id, token.id);
       assert.equal(body.token.userId, '1');

@@ -236,32 +236,6 @@ describe('MultiTokenRepository', () => {
     });
   }
 
-  it('opens a connection from a URL and closes it', async () => {
-    const tokens = new MultiTokenRepository({ redis: shared.server.url, keyPrefix: uniquePrefix('url') });
-    const { token } = await tokens.createToken({ id: 'u1' });
-    assert.deepEqual((await tokens.authenticate(token.key))?.user, { id: 'u1' });
-    await tokens.close();
-    await assert.rejects(tokens.authenticate(token.key), { code: 'ERR_MULTITOKEN_STORE' });
-  });
-
-  it('refuses a REDIS_URL that is not a Redis URL, naming it', async () => {
-    const saved = process.env.REDIS_URL;
-    process.env.REDIS_URL = 'http://127.0.0.1:6379';
-    try {
-      const tokens = new MultiTokenRepository({ keyPrefix: uniquePrefix('env') });
-      await assert.rejects(tokens.createToken({ id: '1' }), /^TypeError: REDIS_URL/);
-    } finally {
-      if (saved === undefined) delete process.env.REDIS_URL;
-      else process.env.REDIS_URL = saved;
-    }
-  });
-
-  it('leaves a client it was given open on close', async () => {
-    const tokens = repository();
-    await tokens.close();
-    assert.equal(shared.client.isOpen, true);
-  });
-
   it('throws a TypeError for a user without an id', async () => {
     const tokens = repository();
     await assert.rejects(tokens.createToken({ id: '', name: 'x' }), TypeError);

@@ -36,6 +36,24 @@ export interface SharedRedis {
 
 const TOO_EARLY = 'the shared Redis is used before its before() hook ran';
 
+/**
+ * A node-redis client, not yet connected, that ignores 'error' events: specs stop and freeze
+ * servers on purpose, the client's commands still reject, and an 'error' event with no
+ * listener would end the whole file.
+ */
+function quietClient(options: RedisClientOptions): RedisClientType {
+  const client: RedisClientType = createClient(options);
+  client.on('error', () => {});
+  return client;
+}
+
+/** A node-redis client connected to `server` (see {@link quietClient}); the caller closes it. */
+export async function connectTo(server: RedisServer): Promise<RedisClientType> {
+  const client = quietClient({ url: server.url });
+  await client.connect();
+  return client;
+}
+
 /** Registers the hooks that start and stop the shared server and open and close its clients. */
 export function sharedRedis(options: SharedRedisOptions = {}): SharedRedis {
   let server: RedisServer | undefined;
@@ -58,10 +76,7 @@ export function sharedRedis(options: SharedRedisOptions = {}): SharedRedis {
       return keys;
     },
     async connect(clientOptions = {}) {
-      const opened: RedisClientType = createClient({ url: shared.server.url, ...clientOptions });
-      // Specs stop and freeze servers on purpose; the client's commands still reject, and an
-      // 'error' event with no listener would end the whole file.
-      opened.on('error', () => {});
+      const opened = quietClient({ url: shared.server.url, ...clientOptions });
       clients.push(opened);
       await opened.connect();
       return opened;

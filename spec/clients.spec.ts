@@ -9,7 +9,8 @@ import { MultiTokenRepository, type RedisClientLike } from '../src/index.js';
 import { callsOf } from './support/commands.js';
 import { exerciseLifecycle } from './support/lifecycle.js';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
-import { startRedisSentinel, startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+import { startRedisSentinel, startRedisServer, uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
   id: string;
@@ -20,19 +21,11 @@ async function exercise(redis: RedisClientLike, count = 2): Promise<void> {
   await exerciseLifecycle(new MultiTokenRepository<User>({ redis, keyPrefix: uniquePrefix('client'), touchInterval: 0 }), count);
 }
 
-let server: RedisServer;
-
-before(async () => {
-  server = await useRedis();
-});
-
-after(async () => {
-  await server.stop();
-});
+const shared = sharedRedis();
 
 describe('node-redis versions', () => {
   it('works with a node-redis 4.7 client', async () => {
-    const client = createClient4({ url: server.url });
+    const client = createClient4({ url: shared.server.url });
     await client.connect();
     try {
       await exercise(client);
@@ -43,7 +36,7 @@ describe('node-redis versions', () => {
 
   for (const RESP of [2, 3] as const) {
     it(`works with a node-redis 5 client over RESP${RESP}`, async () => {
-      const client = createClient5({ url: server.url, RESP });
+      const client = createClient5({ url: shared.server.url, RESP });
       await client.connect();
       try {
         await exercise(client);
@@ -54,7 +47,7 @@ describe('node-redis versions', () => {
   }
 
   it('works with a node-redis 6 client pool', async () => {
-    const pool = createClientPool({ url: server.url }, { minimum: 2, maximum: 4 });
+    const pool = createClientPool({ url: shared.server.url }, { minimum: 2, maximum: 4 });
     await pool.connect();
     try {
       await exercise(pool);

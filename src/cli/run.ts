@@ -1,7 +1,7 @@
 import { createRequire } from 'node:module';
 import { MultiTokenError } from '../errors.js';
 import { MultiTokenRepository } from '../repository.js';
-import { collectStats, pruneTokens, type ScanProgress } from './admin.js';
+import { collectStats, pruneTokens, type ScanProgress, type WalkOptions } from './admin.js';
 import { openConnection, type AdminConnection } from './connection.js';
 import { formatPrune, formatStats, formatTokenList, progressLine, tokenJson } from './format.js';
 import { readInvocation, TOOL, UsageError, type CommonOptions, type Invocation } from './usage.js';
@@ -66,15 +66,48 @@ function progressFor(io: CliIo, options: CommonOptions, label: string): { onProg
   return { onProgress: (progress) => line.update(progress), end: () => line.end() };
 }
 
+/** `count` and the noun, singular for one: `1 token`, `2 tokens`. */
+function counted(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? '' : 's'}`;
+}
+
+/** The idle timeout as the repository and the JSON output state it: seconds, or null for none. */
+function idleSeconds(options: CommonOptions): number | null {
+  return options.idleMs === null ? null : options.idleMs / 1000;
+}
+
 function repositoryOn(connection: AdminConnection, options: CommonOptions): MultiTokenRepository {
   return new MultiTokenRepository({
     redis: connection.client,
     keyPrefix: options.prefix,
     timeout: options.timeoutMs,
-    idleTimeout: options.idleMs === null ? null : options.idleMs / 1000,
+    idleTimeout: idleSeconds(options),
     // The CLI authenticates nothing, so it writes no lastUsedAt; 0 keeps any idleTimeout valid.
     touchInterval: 0,
   });
+}
+
+/**
+ * Runs one of the commands that walk the whole key space (`stats`, `prune`) with its progress
+ * line, and prints what it found: the same JSON frame and the same text for both.
+ */
+async function walkKeySpace<Result extends object>(
+  io: CliIo,
+  options: CommonOptions,
+  connection: AdminConnection,
+  label: string,
+  walk: (connection: AdminConnection, options: WalkOptions) => Promise<Result>,
+  format: (prefix: string, result: Result, idleMs: number | null) => string,
+): Promise<void> {
+  const progress = progressFor(io, options, label);
+  try {
+    const result = await walk(connection, { prefix: options.prefix, idleMs: options.idleMs, onProgress: progress.onProgress });
+    // Erased before the result is printed; the finally erases it when the walk fails.
+    progress.end();
+    print(io, options, { prefix: options.prefix, idleTimeout: idleSeconds(options), cluster: connection.cluster, ...result }, format(options.prefix, result, options.idleMs));
+  } finally {
+    progress.end();
+  }
 }
 
 async function execute(invocation: Exclude<Invocation, { kind: 'help' } | { kind: 'version' }>, io: CliIo): Promise<void> {
@@ -97,33 +130,16 @@ async function execute(invocation: Exclude<Invocation, { kind: 'help' } | { kind
       case 'revoke-all': {
         const { userId } = invocation;
         const revoked = await repositoryOn(connection, options).expireAllTokens({ id: userId });
-        print(io, options, { userId, revoked }, `Revoked ${revoked} token${revoked === 1 ? '' : 's'} of user ${userId}.\n`);
+        print(io, options, { userId, revoked }, `Revoked ${counted(revoked, 'token')} of user ${userId}.\n`);
         return;
       }
-      case 'stats': {
-        const progress = progressFor(io, options, 'stats');
-        try {
-          const stats = await collectStats(connection, { prefix: options.prefix, idleMs: options.idleMs, onProgress: progress.onProgress });
-          progress.end();
-          const idleTimeout = options.idleMs === null ? null : options.idleMs / 1000;
-          print(io, options, { prefix: options.prefix, idleTimeout, cluster: connection.cluster, ...stats }, formatStats(options.prefix, stats, options.idleMs));
-        } finally {
-          progress.end();
-        }
+      // Awaited, not returned: the connection must stay open until the walk is done.
+      case 'stats':
+        await walkKeySpace(io, options, connection, 'stats', collectStats, formatStats);
         return;
-      }
-      case 'prune': {
-        const progress = progressFor(io, options, 'prune');
-        try {
-          const result = await pruneTokens(connection, { prefix: options.prefix, idleMs: options.idleMs, onProgress: progress.onProgress });
-          progress.end();
-          const idleTimeout = options.idleMs === null ? null : options.idleMs / 1000;
-          print(io, options, { prefix: options.prefix, idleTimeout, cluster: connection.cluster, ...result }, formatPrune(options.prefix, result, options.idleMs));
-        } finally {
-          progress.end();
-        }
+      case 'prune':
+        await walkKeySpace(io, options, connection, 'prune', pruneTokens, formatPrune);
         return;
-      }
     }
   } finally {
     connection.close();

@@ -1,5 +1,5 @@
 import { checkStore, nodeRedisStore, storeOf, type IoRedisClientLike, type RedisClientLike, type StoreClient } from './client.js';
-import type { CallDeadline } from './deadline.js';
+import type { CallDeadline, CallServer } from './deadline.js';
 import { MultiTokenStoreError } from './errors.js';
 import { CacheFence } from './fence.js';
 import { DEFAULT_REDIS_URL, isRedisUrl } from './options.js';
@@ -34,6 +34,62 @@ export interface Disposable {
   disconnect?(): Promise<unknown>;
 }
 
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return 'an unreadable URL';
+  }
+}
+
+/** A Redis URL as messages name it: host, port and database (0 when the URL names none), no password. */
+export function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.port === '') parsed.port = '6379';
+    if (parsed.pathname === '' || parsed.pathname === '/') parsed.pathname = '/0';
+    return redactUrl(parsed.toString());
+  } catch {
+    return 'an unreadable URL';
+  }
+}
+
+interface ClientOptionsSeen {
+  url?: unknown;
+  socket?: { host?: unknown; port?: unknown; path?: unknown };
+  database?: unknown;
+  rootNodes?: { url?: unknown }[];
+  name?: unknown;
+  host?: unknown;
+  port?: unknown;
+  db?: unknown;
+}
+
+// A host, port or database number from a client's options, or the default.
+function part(value: unknown, fallback: string | number): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : String(fallback);
+}
+
+/** Which server a client the user passed talks to, as its options say, without a password. */
+export function describeClient(client: object): string {
+  const seen = client as { options?: ClientOptionsSeen; startupNodes?: { host?: unknown; port?: unknown }[]; isCluster?: unknown };
+  const options = seen.options ?? {};
+  const node = Array.isArray(seen.startupNodes) ? seen.startupNodes[0] : undefined;
+  const root = options.rootNodes?.[0]?.url;
+  const seed = typeof root === 'string' ? root : node === undefined ? undefined : `redis://${part(node.host, 'localhost')}:${part(node.port, 6379)}`;
+  if (seed !== undefined) return `the Redis Cluster seeded at ${describeUrl(seed).replace(/\/0$/, '')}`;
+  if (typeof options.url === 'string') return describeUrl(options.url);
+  // ioredis keeps host, port and db at the top of its options; node-redis under `socket`.
+  const host = options.socket?.host ?? options.host;
+  const port = options.socket?.port ?? options.port;
+  if (typeof options.socket?.path === 'string') return `the Redis socket ${options.socket.path}`;
+  if (host === undefined && port === undefined) return 'the Redis server of the client passed in';
+  return `redis://${part(host, 'localhost')}:${part(port, 6379)}/${part(options.database ?? options.db, 0)}`;
+}
+
 /** Loads the `redis` peer; a store error that says how to install it when it is missing. */
 export async function loadRedis(): Promise<RedisModule> {
   try {
@@ -56,6 +112,7 @@ export function teardown(client: Disposable): void {
 interface OwnedClient extends Disposable {
   readonly isReady?: boolean;
   on(event: 'error', listener: (err: unknown) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
   connect(): Promise<unknown>;
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
@@ -70,14 +127,21 @@ function reconnectDelay(retries: number): number {
 class OwnedConnection {
   /** The client as the repository's calls run on it. */
   readonly store: StoreClient;
+  /** The last error the client reported since it was last up, if any. */
+  lastError: unknown;
   private readonly client: OwnedClient;
 
   /** Opens a client to `url`; commands queue until it is up, each still bound by its deadline. */
   constructor(redis: RedisModule, url: string) {
     this.client = redis.createClient({ url, socket: { reconnectStrategy: reconnectDelay } }) as OwnedClient;
     // node-redis reports every failed reconnect as an 'error' event, and an unheard 'error'
-    // would end the process. The calls that fail report it instead.
-    this.client.on('error', () => {});
+    // would end the process. The calls that fail report it instead, as their cause.
+    this.client.on('error', (err) => {
+      this.lastError = err;
+    });
+    this.client.on('ready', () => {
+      this.lastError = undefined;
+    });
     this.client.connect().catch(() => {});
     this.store = nodeRedisStore(this.client as unknown as RedisClientLike);
   }
@@ -134,7 +198,7 @@ export interface ConnectionSettings {
  * itself from a URL on first use (and closes in `close()`); the cache fence of a caching
  * client; and, on the first call, the eviction-policy check.
  */
-export class StoreConnection {
+export class StoreConnection implements CallServer {
   /** The fence of a client-side-caching client, when a bound is set. */
   fence: CacheFence | undefined;
   private readonly settings: ConnectionSettings;
@@ -148,6 +212,18 @@ export class StoreConnection {
   constructor(settings: ConnectionSettings) {
     this.settings = settings;
     if (typeof settings.redis === 'object') this.attach(storeOf(settings.redis));
+  }
+
+  /** The server, for error messages: the URL opened (without its password), or the client's. */
+  where(): string {
+    const given = this.settings.redis;
+    if (typeof given === 'object') return describeClient(given);
+    return describeUrl(typeof given === 'string' ? given : process.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+  }
+
+  /** The last error of the connection the repository opened itself, while it is down. */
+  lastError(): unknown {
+    return this.owned?.lastError;
   }
 
   /**

@@ -66,17 +66,17 @@ export class MultiTokenRepository<User = DefaultUser>
   constructor(options?: MultiTokenRepositoryOptions<User>) {
     super();
     this.settings = readSettings(options);
-    this.deadline = new CallDeadline(this.settings.timeout);
-    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
     this.connection = new StoreConnection(this.settings);
+    this.deadline = new CallDeadline(this.settings.timeout, this.connection);
+    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
   }
 
   /** Replaces the options; only for a repository that has not started. */
   protected reconfigure(options: MultiTokenRepositoryOptions<User> | undefined): void {
     this.settings = readSettings(options);
-    this.deadline = new CallDeadline(this.settings.timeout);
-    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
     this.connection = new StoreConnection(this.settings);
+    this.deadline = new CallDeadline(this.settings.timeout, this.connection);
+    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
   }
 
   private userOf(user: User): { userId: string; key: string } {

@@ -1,5 +1,5 @@
 import { isNodeRedisClient, nodeRedisStore, type RedisClientLike, type StoreClient } from '../client.js';
-import { loadRedis, teardown, type Disposable, type RedisModule, type SocketOptions } from '../connection.js';
+import { loadRedis, redactUrl, teardown, type Disposable, type RedisModule, type SocketOptions } from '../connection.js';
 import { MultiTokenStoreError } from '../errors.js';
 import { CallDeadline } from '../deadline.js';
 import { normaliseString } from '../replies.js';
@@ -57,13 +57,6 @@ export interface ConnectOptions {
   cluster: boolean;
   /** Deadline in ms for connecting and for each command. */
   timeoutMs: number;
-}
-
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password !== '') parsed.password = '***';
-  return parsed.toString().replace(/\/$/, '');
 }
 
 function unreachable(what: string, url: string, timeoutMs: number, err: unknown): MultiTokenStoreError {

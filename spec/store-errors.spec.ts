@@ -4,20 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createClient } from 'redis';
 import { whyFailed } from '../src/deadline.js';
-import { MultiTokenRepository, MultiTokenStoreError } from '../src/index.js';
+import { MultiTokenRepository } from '../src/index.js';
 import { generateToken, routingTag } from '../src/token.js';
 import { freePort, startRedisServer, type RedisServer } from './support/redis-server.js';
+import { storeErrorOf } from './support/store-error.js';
 
 const key = generateToken('rmt', routingTag('ada'));
-
-async function storeErrorOf(promise: Promise<unknown>): Promise<MultiTokenStoreError> {
-  const err = await promise.then(
-    () => assert.fail('expected a store error'),
-    (thrown: unknown) => thrown,
-  );
-  assert.ok(err instanceof MultiTokenStoreError, `a store error, not ${String(err)}`);
-  return err;
-}
 
 describe('a store error names the server and the cause', () => {
   let locked: RedisServer;

@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { once } from 'node:events';
+import { pathToFileURL } from 'node:url';
 import { hashKeyOf } from './support/layout.js';
 import { freePort } from './support/redis-server.js';
 import { sharedRedis } from './support/shared-redis.js';
@@ -13,8 +14,11 @@ import { sharedRedis } from './support/shared-redis.js';
 const README = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
 // Inside the package's folder, so `import 'passport-redis-multi-token'` resolves to the
 // package itself (its built dist/), as an installed copy would, and express and passport to
-// the dev dependencies.
-const OUT = new URL('../.scratch/quick-start/', import.meta.url);
+// the dev dependencies. QUICK_START_DIR runs it in another folder instead, such as a new
+// project with the packed tarball, express, passport and redis installed.
+const OUT = process.env.QUICK_START_DIR === undefined
+  ? new URL('../.scratch/quick-start/', import.meta.url)
+  : pathToFileURL(`${process.env.QUICK_START_DIR.replace(/\/$/, '')}/`);
 
 /** The fenced block that follows `<!-- quick-start: name -->` in the README. */
 function block(name: string): string {

@@ -1,9 +1,10 @@
 import { createRequire } from 'node:module';
 import { MultiTokenError } from '../errors.js';
 import { MultiTokenRepository } from '../repository.js';
-import { collectStats, pruneTokens, type ScanProgress } from './admin.js';
-import { openConnection, type AdminConnection } from './connection.js';
-import { formatPrune, formatStats, formatTokenList, progressLine, tokenJson } from './format.js';
+import type { MultiTokenRepositoryOptions } from '../options.js';
+import { collectStats, listUserTokens, pruneTokens, type ScanProgress } from './admin.js';
+import { openConnection, redactUrl, type AdminConnection } from './connection.js';
+import { formatPrune, formatStats, formatTokenList, printable, printableJson, progressLine, tokenJson } from './format.js';
 import { readInvocation, TOOL, UsageError, type CommonOptions, type Invocation } from './usage.js';
 
 // One run of the CLI: read the command line, do the work, print, and say the exit status.
@@ -56,7 +57,7 @@ function describe(err: unknown): string {
 }
 
 function print(io: CliIo, options: CommonOptions, json: unknown, text: string): void {
-  io.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+  io.stdout.write(options.json ? `${printableJson(json)}\n` : text);
 }
 
 function progressFor(io: CliIo, options: CommonOptions, label: string): { onProgress?: (progress: ScanProgress) => void; end(): void } {
@@ -66,8 +67,22 @@ function progressFor(io: CliIo, options: CommonOptions, label: string): { onProg
   return { onProgress: (progress) => line.update(progress), end: () => line.end() };
 }
 
+/** A repository that knows no pepper, and so keeps the tokens of every pepper it meets. */
+class AdminRepository extends MultiTokenRepository {
+  constructor(options: MultiTokenRepositoryOptions) {
+    super(options);
+    // '' tells the scripts to drop no token for its pepper: the app's peppers are not known here.
+    this.settings.liveFingerprints = '';
+  }
+}
+
+/** Where a command that found nothing looked: the prefix and the URL (never its password). */
+function lookedIn(options: CommonOptions): string {
+  return `under prefix '${printable(options.prefix)}' at ${redactUrl(options.url)}; check --url (and its database) and --prefix`;
+}
+
 function repositoryOn(connection: AdminConnection, options: CommonOptions): MultiTokenRepository {
-  return new MultiTokenRepository({
+  return new AdminRepository({
     redis: connection.client,
     keyPrefix: options.prefix,
     timeout: options.timeoutMs,
@@ -83,21 +98,23 @@ async function execute(invocation: Exclude<Invocation, { kind: 'help' } | { kind
   try {
     switch (invocation.kind) {
       case 'list': {
-        const tokens = await repositoryOn(connection, options).listTokens({ id: invocation.userId });
+        const tokens = await listUserTokens(connection, options.prefix, invocation.userId, options.idleMs);
         print(io, options, { userId: invocation.userId, tokens: tokens.map(tokenJson) }, formatTokenList(invocation.userId, tokens));
         return;
       }
       case 'revoke': {
         const { userId, tokenId } = invocation;
         const revoked = await repositoryOn(connection, options).expireTokenById({ id: userId }, tokenId);
-        print(io, options, { userId, tokenId, revoked }, revoked ? `Revoked token ${tokenId} of user ${userId}.\n` : '');
-        if (!revoked) throw new OperationFailed(`user ${userId} has no live token ${tokenId}`);
+        print(io, options, { userId, tokenId, revoked }, revoked ? `Revoked token ${tokenId} of user ${printable(userId)}.\n` : '');
+        if (!revoked) throw new OperationFailed(`user ${printable(userId)} has no live token ${tokenId} ${lookedIn(options)}`);
         return;
       }
       case 'revoke-all': {
         const { userId } = invocation;
         const revoked = await repositoryOn(connection, options).expireAllTokens({ id: userId });
-        print(io, options, { userId, revoked }, `Revoked ${revoked} token${revoked === 1 ? '' : 's'} of user ${userId}.\n`);
+        print(io, options, { userId, revoked }, revoked === 0 ? '' : `Revoked ${revoked} token${revoked === 1 ? '' : 's'} of user ${printable(userId)}.\n`);
+        // Nothing found is most often the wrong prefix, URL or database: say where it looked.
+        if (revoked === 0) throw new OperationFailed(`user ${printable(userId)} has no live token ${lookedIn(options)}`);
         return;
       }
       case 'stats': {

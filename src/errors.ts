@@ -8,8 +8,8 @@
  *   than the `replicas` option acknowledged it within the deadline; retry the call.
  * - `ERR_MULTITOKEN_CONFIGURE`: `MultiToken.configure()` was called after first use.
  * - `ERR_MULTITOKEN_HASH_FULL`: `createToken` found the hash of the user's routing tag at its
- *   bound (1000 tokens, of every user sharing the tag); nothing was stored. With a 64-bit tag
- *   only a user with `maxTokensPerUser: null` and 1000 live tokens meets it in practice.
+ *   bound (500 tokens, of every user sharing the tag); nothing was stored. With a 64-bit tag
+ *   only a user with `maxTokensPerUser: null` and 500 live tokens meets it in practice.
  */
 export type MultiTokenErrorCode =
   | 'ERR_MULTITOKEN_STORE'

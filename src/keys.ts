@@ -30,4 +30,4 @@ export function tagOfKey(prefix: string, key: string): string | null {
  * (`ERR_MULTITOKEN_HASH_FULL`). With a 64-bit tag a hash is one user's in practice; the bound
  * keeps what one script sweeps small even when many users share one.
  */
-export const HASH_MAX_FIELDS = 1000;
+export const HASH_MAX_FIELDS = 500;

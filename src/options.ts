@@ -36,8 +36,8 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
   /** `lastUsedAt` is written at most once per this many seconds per token. Default 60. */
   touchInterval?: number;
   /**
-   * Most live tokens per user, up to 1000; a login beyond it evicts the nearest to their end.
-   * `null` for no cap, where a login past 1000 live tokens in the user's hash is refused with
+   * Most live tokens per user, up to 500; a login beyond it evicts the nearest to their end.
+   * `null` for no cap, where a login past 500 live tokens in the user's hash is refused with
    * `ERR_MULTITOKEN_HASH_FULL` instead. Default 100.
    */
   maxTokensPerUser?: number | null;

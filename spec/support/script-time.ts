@@ -50,7 +50,7 @@ export async function logEveryCommand(admin: RedisClientType): Promise<void> {
  * {@link logEveryCommand}), by script name; then forgets them.
  */
 export async function scriptTimes(admin: RedisClientType): Promise<Map<string, number[]>> {
-  const log = (await admin.sendCommand(['SLOWLOG', 'GET', '10000'])) as unknown[];
+  const log = await admin.sendCommand<unknown[]>(['SLOWLOG', 'GET', '10000']);
   await admin.sendCommand(['SLOWLOG', 'RESET']);
   const times = new Map<string, number[]>();
   for (const entry of log) {

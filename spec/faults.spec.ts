@@ -72,7 +72,7 @@ describe('a repository whose Redis never came up', () => {
     const url = server.url;
     await server.stop();
     const tokens = new MultiTokenRepository({ redis: url, timeout: TIMEOUT_MS });
-    const { key } = { key: 'rmt_' + '0'.repeat(55) };
+    const { key } = { key: 'rmt_' + '0'.repeat(60) };
     try {
       await assert.rejects(tokens.createToken({ id: '1' }), { name: 'MultiTokenStoreError' });
       // A malformed token is still refused without I/O, Redis or not.

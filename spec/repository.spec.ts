@@ -34,7 +34,7 @@ describe('MultiTokenRepository', () => {
     const tokens = repository();
     const { token, first } = await tokens.createToken(ada, { device: 'phone' });
     assert.equal(first, true);
-    assert.match(token.key, /^rmt_[0-9A-Za-z]{55}$/);
+    assert.match(token.key, /^rmt_[0-9A-Za-z]{60}$/);
     assert.equal(token.userId, '1');
     assert.equal(token.device, 'phone');
     assert.deepEqual(token.scopes, ['*']);

@@ -174,7 +174,7 @@ describe('under Lua 5.4', () => {
 // On a Redis whose ACL lets one client reach one tag hash and nothing else.
 
 const PREFIX = 'acl:';
-const SCRIPT_COMMANDS = ['+time', '+hget', '+hset', '+hdel', '+hgetall', '+pexpireat', '+persist', '+pttl', '+exists'];
+const SCRIPT_COMMANDS = ['+time', '+hget', '+hset', '+hdel', '+hgetall', '+hlen', '+pexpireat', '+persist', '+pttl', '+exists'];
 
 describe('a client allowed only the user\'s tag hash', () => {
   const ada: User = { id: 'ada' };

@@ -85,7 +85,13 @@ function fromBody(req: BearerRequest): Outcome {
 
 function fromQuery(req: BearerRequest): Outcome {
   if (req.query !== null && typeof req.query === 'object') return fromParameter(field(req.query, 'access_token'));
-  const search = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  let search: URLSearchParams;
+  try {
+    search = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  } catch {
+    // A target no URL parser accepts (such as `//[`) is a malformed request, never a crash.
+    return MALFORMED;
+  }
   const values = search.getAll('access_token');
   if (values.length === 0) return NONE;
   return values.length === 1 ? fromParameter(values[0]) : MALFORMED;

@@ -7,13 +7,17 @@
  * - `ERR_MULTITOKEN_REPLICAS`: the master applied a creation or revocation, but fewer replicas
  *   than the `replicas` option acknowledged it within the deadline; retry the call.
  * - `ERR_MULTITOKEN_CONFIGURE`: `MultiToken.configure()` was called after first use.
+ * - `ERR_MULTITOKEN_HASH_FULL`: `createToken` found the hash of the user's routing tag at its
+ *   bound (500 tokens, of every user sharing the tag); nothing was stored. With a 64-bit tag
+ *   only a user with `maxTokensPerUser: null` and 500 live tokens meets it in practice.
  */
 export type MultiTokenErrorCode =
   | 'ERR_MULTITOKEN_STORE'
   | 'ERR_MULTITOKEN_TIMEOUT'
   | 'ERR_MULTITOKEN_REPLY'
   | 'ERR_MULTITOKEN_REPLICAS'
-  | 'ERR_MULTITOKEN_CONFIGURE';
+  | 'ERR_MULTITOKEN_CONFIGURE'
+  | 'ERR_MULTITOKEN_HASH_FULL';
 
 /**
  * The base class of every error the package raises on purpose, other than `TypeError` for

@@ -2,17 +2,17 @@ import { EventEmitter } from 'node:events';
 import type { StoreClient } from './client.js';
 import { StoreConnection } from './connection.js';
 import { CallDeadline } from './deadline.js';
-import { MultiTokenStoreError } from './errors.js';
-import { tagKey } from './keys.js';
+import { MultiTokenError, MultiTokenStoreError } from './errors.js';
+import { HASH_MAX_FIELDS, tagKey } from './keys.js';
 import { positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
-import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail } from './record.js';
+import { decodeRecord, endOfLife, readDevice, readMeta, readUserId, recordTail } from './record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
 import { runReplicatedScript, runScript } from './run-script.js';
-import { readScopes } from './scope.js';
+import { readTokenScopes } from './scope.js';
 import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
 import { ServerClock } from './server-clock.js';
 import { generateToken, isTokenId, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
-import { markProduced, producedToken, tokenInfo } from './token-info.js';
+import { listedTokens, markProduced, producedToken, tokenInfo } from './token-info.js';
 import type {
   AuthenticatedToken,
   AuthInfoLike,
@@ -32,6 +32,8 @@ import type {
 // token info handed out (token-info.ts).
 
 const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
+// What the touch script answers for a token that is no longer there.
+const GONE = -1;
 
 /**
  * Hashed, multi-device bearer tokens in Redis. Each user holds many tokens; each can be
@@ -86,10 +88,7 @@ export class MultiTokenRepository<User = DefaultUser>
     } catch (err) {
       throw new TypeError('userId(user) threw; pass a user with an id', { cause: err });
     }
-    if ((typeof raw !== 'string' && typeof raw !== 'number') || !isStorableUserId(String(raw))) {
-      throw new TypeError('userId(user) gave no usable id: the user needs a non-empty id (string or number) without control characters');
-    }
-    const userId = String(raw);
+    const userId = readUserId(raw);
     return { userId, key: tagKey(this.settings.keyPrefix, routingTag(userId)) };
   }
 
@@ -120,13 +119,13 @@ export class MultiTokenRepository<User = DefaultUser>
   async createToken(user: User, options: CreateTokenOptions = {}): Promise<{ token: IssuedToken<User>; first: boolean }> {
     const { userId, key: hashKey } = this.userOf(user);
     const device = readDevice(options.device);
-    const scopes = options.scopes === undefined ? ['*'] : readScopes('scopes', options.scopes);
+    const scopes = options.scopes === undefined ? ['*'] : readTokenScopes(options.scopes);
     const meta = readMeta(options.meta);
     const ttlMs = options.ttl === undefined ? this.settings.ttlMs : positiveSeconds('ttl', options.ttl, true);
-    const { secrets, maxTokens, tokenPrefix, idleMs } = this.settings;
+    const { secrets, fingerprints, liveFingerprints, maxTokens, tokenPrefix, idleMs } = this.settings;
 
     const key = generateToken(tokenPrefix, routingTag(userId));
-    const id = tokenId(key, secrets[0] ?? null);
+    const id = tokenId(key, secrets[0] ?? null, fingerprints[0]);
     const reply = await this.script(CREATE_TOKEN, hashKey, [
       id,
       userId,
@@ -134,10 +133,15 @@ export class MultiTokenRepository<User = DefaultUser>
       String(idleMs ?? 0),
       String(maxTokens ?? 0),
       recordTail(scopes, device, meta),
+      liveFingerprints,
     ]);
     if (!Array.isArray(reply) || reply.length < 2) throw badReply('EVALSHA create');
     const now = normaliseInteger(reply[0], 'EVALSHA create');
-    const first = normaliseInteger(reply[1], 'EVALSHA create') === 1;
+    const outcome = normaliseInteger(reply[1], 'EVALSHA create');
+    if (outcome === -1) {
+      throw new MultiTokenError('ERR_MULTITOKEN_HASH_FULL', `the hash of this user's routing tag holds ${HASH_MAX_FIELDS} tokens, its bound; nothing was stored`);
+    }
+    const first = outcome === 1;
     const evicted = normaliseStrings(reply.slice(2), 'EVALSHA create');
 
     const token: IssuedToken<User> = {
@@ -173,7 +177,7 @@ export class MultiTokenRepository<User = DefaultUser>
   async authenticate(key: string): Promise<AuthenticatedToken<User> | null> {
     const parsed = this.parse(key);
     if (parsed === null) return null;
-    const { keyPrefix, secrets, idleMs, touchMs } = this.settings;
+    const { keyPrefix, secrets, fingerprints, idleMs, touchMs } = this.settings;
     this.started = true;
     const hashKey = tagKey(keyPrefix, parsed.tag);
     // The usual case, a store at hand, skips a promise per verification.
@@ -190,11 +194,11 @@ export class MultiTokenRepository<User = DefaultUser>
     let id: string;
     let stored: string | null;
     if (secrets.length === 1) {
-      id = tokenId(parsed.key, secrets[0]!);
+      id = tokenId(parsed.key, secrets[0]!, fingerprints[0]);
       stored = normaliseString(await this.deadline.guard(() => store.hGet(hashKey, id), 'HGET', due), 'HGET');
     } else {
       // Every pepper's id is a field of the same hash: one command, however many are listed.
-      const ids = secrets.map((secret) => tokenId(parsed.key, secret));
+      const ids = this.idsOfKey(parsed.key);
       const reply = await this.deadline.guard(() => store.hmGet(hashKey, ids), 'HMGET', due);
       if (!Array.isArray(reply) || reply.length !== ids.length) throw badReply('HMGET');
       const at = reply.findIndex((value) => normaliseString(value, 'HMGET') !== null);
@@ -212,49 +216,44 @@ export class MultiTokenRepository<User = DefaultUser>
     if (user === null || user === undefined || (user as unknown) === false) return null;
     const token = tokenInfo(id, record);
     if (now - token.lastUsedAt.getTime() >= touchMs) {
-      const touch = this.touch(store, hashKey, token, due);
-      // With an idle timeout the touch is what keeps the token alive, so the answer waits for
-      // it (within the same deadline); without one, it is bookkeeping and runs on its own, and
-      // the answer shows the use recorded before this one.
-      if (idleMs !== null) {
-        const at = await touch;
-        if (at > 0) token.lastUsedAt = new Date(at);
-      }
+      // The answer waits for the touch (within the same deadline): a touch that finds the token
+      // gone, revoked between the read and now, refuses the verification. A touch that fails
+      // never does. At most once per touchInterval per token, so the wait is rare.
+      const at = await this.touch(store, hashKey, token, due);
+      if (at === GONE) return null;
+      if (at > 0 && idleMs !== null) token.lastUsedAt = new Date(at);
     }
     return { user, token };
   }
 
   /**
-   * Records a use of `token`: resolves with the time written, or 0 when nothing was. Never
-   * rejects; a failure is reported as a `touchFailed` event.
+   * Records a use of `token`: resolves with the time written, 0 when nothing was (too soon, one
+   * in flight, or a failure, reported as a `touchFailed` event), or -1 when the token is gone.
+   * Never rejects.
    */
-  private touch(store: StoreClient, hashKey: string, token: TokenInfo, due: number): Promise<number> {
+  private async touch(store: StoreClient, hashKey: string, token: TokenInfo, due: number): Promise<number> {
     const flight = `${hashKey} ${token.id}`;
-    if (this.touching.has(flight)) return Promise.resolve(0);
+    if (this.touching.has(flight)) return 0;
     this.touching.add(flight);
     const { touchMs, idleMs } = this.settings;
-    return runScript(store, this.deadline, TOUCH_TOKEN, [hashKey], [token.id, String(touchMs), String(idleMs ?? 0)], due).then(
-      (reply) => normaliseInteger(reply, 'EVALSHA touch'),
-    ).then(
-      (at) => {
-        this.touching.delete(flight);
-        return at;
-      },
-      (err: unknown) => {
-        this.touching.delete(flight);
-        const error = err instanceof MultiTokenStoreError ? err : new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'Redis touch failed', { cause: err });
-        try {
-          this.emit('touchFailed', { id: token.id, userId: token.userId, error });
-        } catch (thrown) {
-          // A listener that throws is the app's bug: surface it as an uncaught error, as an
-          // emitter with no caller to reject would.
-          process.nextTick(() => {
-            throw thrown;
-          });
-        }
-        return 0;
-      },
-    );
+    try {
+      const reply = await runScript(store, this.deadline, TOUCH_TOKEN, [hashKey], [token.id, String(touchMs), String(idleMs ?? 0)], due);
+      return normaliseInteger(reply, 'EVALSHA touch');
+    } catch (err) {
+      const error = err instanceof MultiTokenStoreError ? err : new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'Redis touch failed', { cause: err });
+      try {
+        this.emit('touchFailed', { id: token.id, userId: token.userId, error });
+      } catch (thrown) {
+        // A listener that throws is the app's bug: surface it as an uncaught error, as an
+        // emitter with no caller to reject would.
+        process.nextTick(() => {
+          throw thrown;
+        });
+      }
+      return 0;
+    } finally {
+      this.touching.delete(flight);
+    }
   }
 
   /**
@@ -283,12 +282,11 @@ export class MultiTokenRepository<User = DefaultUser>
    * ```
    */
   async expireToken(keyOrToken: TokenReference | AuthInfoLike | undefined): Promise<boolean> {
-    const { tokenPrefix, secrets, keyPrefix } = this.settings;
+    const { tokenPrefix, keyPrefix } = this.settings;
     if (typeof keyOrToken === 'string') {
       const parsed = parseToken(keyOrToken, tokenPrefix);
       if (parsed === null) return false;
-      const ids = secrets.map((secret) => tokenId(parsed.key, secret));
-      return this.expireOne(tagKey(keyPrefix, parsed.tag), ids, '', 'logout');
+      return this.expireOne(tagKey(keyPrefix, parsed.tag), this.idsOfKey(parsed.key), '', 'logout');
     }
     const token = producedToken(keyOrToken, 'expireToken');
     if (!isTokenId(token.id)) return false;
@@ -306,7 +304,8 @@ export class MultiTokenRepository<User = DefaultUser>
   }
 
   private async expireOne(hashKey: string, ids: string[], userId: string, reason: ExpireReason): Promise<boolean> {
-    const reply = await this.script(EXPIRE_TOKEN, hashKey, [userId, String(this.settings.idleMs ?? 0), ...ids]);
+    const { idleMs, liveFingerprints } = this.settings;
+    const reply = await this.script(EXPIRE_TOKEN, hashKey, [userId, String(idleMs ?? 0), liveFingerprints, ...ids]);
     if (!Array.isArray(reply) || (reply.length !== 0 && reply.length !== 2)) throw badReply('EVALSHA expire');
     if (reply.length === 0) return false;
     const id = ids[normaliseInteger(reply[0], 'EVALSHA expire') - 1];
@@ -338,11 +337,20 @@ export class MultiTokenRepository<User = DefaultUser>
     return this.expireUserTokens(userId, key, this.idsOf(current, userId, 'expireOtherTokens'), 'logout-others');
   }
 
+  /** The id of a token under each listed pepper: one of them names its record. */
+  private idsOfKey(key: string): string[] {
+    const { secrets, fingerprints } = this.settings;
+    return secrets.map((secret, i) => tokenId(key, secret, fingerprints[i]));
+  }
+
   private idsOf(current: TokenReference | AuthInfoLike | undefined, userId: string, call: string): string[] {
     if (typeof current === 'string') {
       const parsed = parseToken(current, this.settings.tokenPrefix);
       if (parsed === null) throw new TypeError('current is not a well-formed token');
-      return this.settings.secrets.map((secret) => tokenId(parsed.key, secret));
+      // Another user's token lives under another tag: refused here with no I/O, and by the
+      // script for the rare user who shares the tag.
+      if (parsed.tag !== routingTag(userId)) throw new TypeError('current belongs to another user');
+      return this.idsOfKey(parsed.key);
     }
     const token = producedToken(current, call);
     if (token.userId !== userId) throw new TypeError('current belongs to another user');
@@ -350,7 +358,11 @@ export class MultiTokenRepository<User = DefaultUser>
   }
 
   private async expireUserTokens(userId: string, hashKey: string, keep: string[], reason: ExpireReason): Promise<number> {
-    const reply = await this.script(EXPIRE_USER_TOKENS, hashKey, [userId, String(this.settings.idleMs ?? 0), ...keep]);
+    const { idleMs, liveFingerprints } = this.settings;
+    const reply = await this.script(EXPIRE_USER_TOKENS, hashKey, [userId, String(idleMs ?? 0), liveFingerprints, ...keep]);
+    if (!Array.isArray(reply) && normaliseInteger(reply, 'EVALSHA expire-user') === -1) {
+      throw new TypeError('current belongs to another user');
+    }
     const ids = normaliseStrings(reply, 'EVALSHA expire-user');
     if (ids.length > 0) this.emit('expired', { reason, userId, ids });
     return ids.length;
@@ -363,16 +375,10 @@ export class MultiTokenRepository<User = DefaultUser>
   async listTokens(user: User, options: { current?: TokenReference | AuthInfoLike | undefined } = {}): Promise<ListedToken[]> {
     const { userId, key } = this.userOf(user);
     const currentIds = options.current === undefined ? [] : this.idsOf(options.current, userId, 'listTokens');
-    const reply = await this.script(LIST_TOKENS, key, [userId, String(this.settings.idleMs ?? 0)]);
-    if (!Array.isArray(reply) || reply.length % 2 !== 1) throw badReply('EVALSHA list');
-    const list: ListedToken[] = [];
-    for (let i = 1; i < reply.length; i += 2) {
-      const id = normaliseString(reply[i], 'EVALSHA list');
-      const value = normaliseString(reply[i + 1], 'EVALSHA list');
-      if (id === null || value === null) throw badReply('EVALSHA list');
-      list.push(markProduced({ ...tokenInfo(id, decodeRecord(value, 'EVALSHA list')), current: currentIds.includes(id) }));
-    }
-    return list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1));
+    const { idleMs, liveFingerprints } = this.settings;
+    // Listing prunes on the way, as every write does ('1'); the admin CLI lists read-only.
+    const reply = await this.script(LIST_TOKENS, key, [userId, String(idleMs ?? 0), liveFingerprints, '1']);
+    return listedTokens(reply, currentIds);
   }
 
   /**

@@ -1,4 +1,6 @@
 import { createHash } from 'node:crypto';
+import { HASH_MAX_FIELDS } from './keys.js';
+import { FINGERPRINT_LENGTH } from './token.js';
 
 // Every change to a user's tokens is one of these scripts, on one declared key: KEYS[1], the
 // HASH of the user's routing tag. No script builds a key name, so each runs on Redis Cluster
@@ -7,7 +9,8 @@ import { createHash } from 'node:crypto';
 //
 // Times come from the server's clock (TIME), never the caller's, so app servers whose clocks
 // differ agree on what has expired. A record is `created␟expires␟lastUsed␟userId[␟rest]`, times
-// in base 36 (see record.ts).
+// in base 36 (see record.ts). A field's name, the token id, starts with the fingerprint of its
+// pepper (token.ts): the write scripts drop the fields of a pepper no longer listed.
 
 /** A Lua script with its SHA1, ready for EVALSHA. */
 export interface LuaScript {
@@ -18,6 +21,8 @@ export interface LuaScript {
 
 const PRELUDE = `
 local SEP = '\\31'
+local FP_LENGTH = ${FINGERPRINT_LENGTH}
+local HASH_MAX = ${HASH_MAX_FIELDS}
 local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
 local function server_now()
   local t = redis.call('TIME')
@@ -66,10 +71,20 @@ local function life_end(r, idle)
   end
   return e
 end
--- Reads every field of KEYS[1] and drops the dead ones. visit(id, record, end, value) may claim a
--- live field, which is then dropped too. Returns the latest end of life of what is left (nil
--- when one of them lives forever), and how many dead fields were dropped.
-local function sweep(now, idle, visit)
+-- The set of live pepper fingerprints of a string of them (FP_LENGTH characters each); nil
+-- for '', which keeps the records of every pepper (the admin tools know none).
+local function live_set(s)
+  if s == '' then return nil end
+  local set = {}
+  for i = 1, #s, FP_LENGTH do set[string.sub(s, i, i + FP_LENGTH - 1)] = true end
+  return set
+end
+-- Reads every field of KEYS[1] and drops the dead ones: past their end of life, or made under
+-- a pepper whose fingerprint is not in live (a set, or nil for any). visit(id, record, end,
+-- value) may claim a live field, which is then dropped too. With readonly, nothing is dropped
+-- and dead fields are only skipped. Returns the latest end of life of what is left (nil when
+-- one of them lives forever), and how many dead fields there were.
+local function sweep(now, idle, visit, live, readonly)
   local all = redis.call('HGETALL', KEYS[1])
   local latest = 0
   local forever = false
@@ -79,8 +94,8 @@ local function sweep(now, idle, visit)
     local r = parse(all[i + 1])
     if r then
       local e = life_end(r, idle)
-      if e and e <= now then
-        redis.call('HDEL', KEYS[1], id)
+      if (e and e <= now) or (live and not live[string.sub(id, 1, FP_LENGTH)]) then
+        if not readonly then redis.call('HDEL', KEYS[1], id) end
         dead = dead + 1
       elseif visit and visit(id, r, e, all[i + 1]) then
         redis.call('HDEL', KEYS[1], id)
@@ -115,10 +130,13 @@ function lua(name: string, body: string): LuaScript {
 }
 
 /**
- * Stores a new token; prunes dead fields; evicts the user's tokens closest to their end of
- * life (then the least recently used, then the oldest) when the user is at the cap.
- * KEYS: the tag's hash. ARGV: id, user id, ttl ms ('' = none), idle ms (0 = none), cap (0 = none), record tail.
- * Returns: { now, first (1 or 0), evicted id, ... }.
+ * Stores a new token; prunes dead fields (and those of dropped peppers); evicts the user's
+ * tokens closest to their end of life (then the least recently used, then the oldest) when the
+ * user is at the cap. Refuses, changing nothing but the pruning, when the hash would hold more
+ * than HASH_MAX_FIELDS fields: a bound on what one script sweeps, whoever shares the hash.
+ * KEYS: the tag's hash. ARGV: id, user id, ttl ms ('' = none), idle ms (0 = none), cap (0 = none),
+ * record tail, live fingerprints.
+ * Returns: { now, first (1 or 0), evicted id, ... }, or { now, -1 } when the hash is full.
  */
 export const CREATE_TOKEN: LuaScript = lua('create', `
 local now = server_now()
@@ -129,17 +147,23 @@ local mine = {}
 local latest = sweep(now, idle, function(id, r, e)
   if r.user == user then mine[#mine + 1] = { id = id, e = e or math.huge, last = r.last, created = r.created } end
   return false
-end)
+end, live_set(ARGV[7]))
+local evict = 0
+if cap > 0 and #mine >= cap then evict = #mine - cap + 1 end
+if redis.call('HLEN', KEYS[1]) - evict >= HASH_MAX then
+  keep_alive(latest)
+  return { now, -1 }
+end
 local reply = { now, 0 }
 if #mine == 0 then reply[2] = 1 end
-if cap > 0 and #mine >= cap then
+if evict > 0 then
   table.sort(mine, function(a, b)
     if a.e ~= b.e then return a.e < b.e end
     if a.last ~= b.last then return a.last < b.last end
     if a.created ~= b.created then return a.created < b.created end
     return a.id < b.id
   end)
-  for i = 1, #mine - cap + 1 do
+  for i = 1, evict do
     redis.call('HDEL', KEYS[1], mine[i].id)
     reply[#reply + 1] = mine[i].id
   end
@@ -164,66 +188,74 @@ return reply
 /**
  * Removes the first live token among the given ids (owned by the expected user, when one is
  * given); prunes dead fields.
- * KEYS: the tag's hash. ARGV: expected user id or '', idle ms, id, ...
+ * KEYS: the tag's hash. ARGV: expected user id or '', idle ms, live fingerprints, id, ...
  * Returns: { 1-based position of the removed id, its owner }, or an empty array.
  */
 export const EXPIRE_TOKEN: LuaScript = lua('expire', `
 local wanted = {}
-for i = 3, #ARGV do wanted[ARGV[i]] = i - 2 end
+for i = 4, #ARGV do wanted[ARGV[i]] = i - 3 end
 local found = nil
 local latest = sweep(server_now(), tonumber(ARGV[2]), function(id, r)
   if found or not wanted[id] or (ARGV[1] ~= '' and r.user ~= ARGV[1]) then return false end
   found = { wanted[id], r.user }
   return true
-end)
+end, live_set(ARGV[3]))
 keep_alive(latest)
 return found or {}
 `);
 
 /**
  * Removes every live token of one user, or every one but the ids to keep; prunes dead fields.
- * KEYS: the tag's hash. ARGV: user id, idle ms, id to keep, ...
- * Returns: the ids removed.
+ * An id to keep whose record is another user's changes nothing: the caller passed someone
+ * else's token as the user's current one.
+ * KEYS: the tag's hash. ARGV: user id, idle ms, live fingerprints, id to keep, ...
+ * Returns: the ids removed, or -1 when an id to keep is another user's.
  */
 export const EXPIRE_USER_TOKENS: LuaScript = lua('expire-user', `
 local keep = {}
-for i = 3, #ARGV do keep[ARGV[i]] = true end
+for i = 4, #ARGV do
+  local value = redis.call('HGET', KEYS[1], ARGV[i])
+  local r = value and parse(value)
+  if r and r.user ~= ARGV[1] then return -1 end
+  keep[ARGV[i]] = true
+end
 local removed = {}
 local latest = sweep(server_now(), tonumber(ARGV[2]), function(id, r)
   if r.user ~= ARGV[1] or keep[id] then return false end
   removed[#removed + 1] = id
   return true
-end)
+end, live_set(ARGV[3]))
 keep_alive(latest)
 return removed
 `);
 
 /**
- * Prunes dead fields, then reads every live token of one user.
- * KEYS: the tag's hash. ARGV: user id, idle ms.
+ * Reads every live token of one user; unless read-only, prunes dead fields on the way.
+ * KEYS: the tag's hash. ARGV: user id, idle ms, live fingerprints, '1' to prune or '0' read-only.
  * Returns: { now, id, record, id, record, ... }.
  */
 export const LIST_TOKENS: LuaScript = lua('list', `
 local now = server_now()
 local out = { now }
+local readonly = ARGV[4] == '0'
 local latest = sweep(now, tonumber(ARGV[2]), function(id, r, e, value)
   if r.user == ARGV[1] then
     out[#out + 1] = id
     out[#out + 1] = value
   end
   return false
-end)
-keep_alive(latest)
+end, live_set(ARGV[3]), readonly)
+if not readonly then keep_alive(latest) end
 return out
 `);
 
 /**
  * Prunes dead fields of one tag's hash, for the admin tools.
- * KEYS: the tag's hash. ARGV: idle ms.
+ * KEYS: the tag's hash. ARGV: idle ms, live fingerprints ('' = keep every pepper's).
  * Returns: how many fields were dropped.
  */
 export const PRUNE_TOKENS: LuaScript = lua('prune', `
-local latest, dead = sweep(server_now(), tonumber(ARGV[1]), nil)
+local latest, dead = sweep(server_now(), tonumber(ARGV[1]), nil, live_set(ARGV[2] or ''))
 if redis.call('EXISTS', KEYS[1]) == 1 then keep_alive(latest) end
 return dead
 `);
@@ -233,19 +265,20 @@ return dead
  * timeout, lets the hash live at least until the token's new end of life. O(1): it reads and
  * writes only its own field, so a verification costs the same whatever the number of tokens.
  * KEYS: the tag's hash. ARGV: id, interval ms, idle ms (0 = none).
- * Returns: the time written, or 0 when it wrote nothing (too soon, dead or gone).
+ * Returns: the time written; 0 when it wrote nothing because it was too soon; -1 when the
+ * token is gone (revoked, dead, or not a record), which refuses the verification.
  */
 export const TOUCH_TOKEN: LuaScript = lua('touch', `
 local value = redis.call('HGET', KEYS[1], ARGV[1])
-if not value then return 0 end
+if not value then return -1 end
 local r = parse(value)
-if not r then return 0 end
+if not r then return -1 end
 local now = server_now()
 local idle = tonumber(ARGV[3])
 local e = life_end(r, idle)
 if e and e <= now then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  return 0
+  return -1
 end
 if now - r.last < tonumber(ARGV[2]) then return 0 end
 local expires = ''

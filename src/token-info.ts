@@ -1,5 +1,6 @@
-import type { StoredRecord } from './record.js';
-import type { TokenInfo } from './types.js';
+import { decodeRecord, type StoredRecord } from './record.js';
+import { badReply, normaliseString } from './replies.js';
+import type { ListedToken, TokenInfo } from './types.js';
 
 // Token info as the package hands it out, branded. `expireToken` takes only these, never a
 // look-alike object built from request data, which could name someone else's token.
@@ -38,4 +39,20 @@ export function producedToken(value: unknown, call: string): TokenInfo {
     );
   }
   return value as TokenInfo;
+}
+
+/**
+ * The token info of a list script's reply (`{ now, id, record, ... }`), newest first; the
+ * entries whose id is among `currentIds` are marked `current`.
+ */
+export function listedTokens(reply: unknown, currentIds: readonly string[]): ListedToken[] {
+  if (!Array.isArray(reply) || reply.length % 2 !== 1) throw badReply('EVALSHA list');
+  const list: ListedToken[] = [];
+  for (let i = 1; i < reply.length; i += 2) {
+    const id = normaliseString(reply[i], 'EVALSHA list');
+    const value = normaliseString(reply[i + 1], 'EVALSHA list');
+    if (id === null || value === null) throw badReply('EVALSHA list');
+    list.push(markProduced({ ...tokenInfo(id, decodeRecord(value, 'EVALSHA list')), current: currentIds.includes(id) }));
+  }
+  return list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1));
 }

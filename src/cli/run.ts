@@ -1,9 +1,11 @@
 import { createRequire } from 'node:module';
 import { MultiTokenError } from '../errors.js';
 import { MultiTokenRepository } from '../repository.js';
-import { collectStats, pruneTokens, type ScanProgress, type WalkOptions } from './admin.js';
+import type { MultiTokenRepositoryOptions } from '../options.js';
+import { redactUrl } from '../connection.js';
+import { collectStats, listUserTokens, pruneTokens, type ScanProgress, type WalkOptions } from './admin.js';
 import { openConnection, type AdminConnection } from './connection.js';
-import { formatPrune, formatStats, formatTokenList, progressLine, tokenJson } from './format.js';
+import { formatPrune, formatStats, formatTokenList, printable, printableJson, progressLine, tokenJson } from './format.js';
 import { readInvocation, TOOL, UsageError, type CommonOptions, type Invocation } from './usage.js';
 
 // One run of the CLI: read the command line, do the work, print, and say the exit status.
@@ -56,7 +58,7 @@ function describe(err: unknown): string {
 }
 
 function print(io: CliIo, options: CommonOptions, json: unknown, text: string): void {
-  io.stdout.write(options.json ? `${JSON.stringify(json, null, 2)}\n` : text);
+  io.stdout.write(options.json ? `${printableJson(json)}\n` : text);
 }
 
 function progressFor(io: CliIo, options: CommonOptions, label: string): { onProgress?: (progress: ScanProgress) => void; end(): void } {
@@ -76,8 +78,22 @@ function idleSeconds(options: CommonOptions): number | null {
   return options.idleMs === null ? null : options.idleMs / 1000;
 }
 
+/** A repository that knows no pepper, and so keeps the tokens of every pepper it meets. */
+class AdminRepository extends MultiTokenRepository {
+  constructor(options: MultiTokenRepositoryOptions) {
+    super(options);
+    // '' tells the scripts to drop no token for its pepper: the app's peppers are not known here.
+    this.settings.liveFingerprints = '';
+  }
+}
+
+/** Where a command that found nothing looked: the prefix and the URL (never its password). */
+function lookedIn(options: CommonOptions): string {
+  return `under prefix '${printable(options.prefix)}' at ${redactUrl(options.url)}; check --url (and its database) and --prefix`;
+}
+
 function repositoryOn(connection: AdminConnection, options: CommonOptions): MultiTokenRepository {
-  return new MultiTokenRepository({
+  return new AdminRepository({
     redis: connection.client,
     keyPrefix: options.prefix,
     timeout: options.timeoutMs,
@@ -116,21 +132,23 @@ async function execute(invocation: Exclude<Invocation, { kind: 'help' } | { kind
   try {
     switch (invocation.kind) {
       case 'list': {
-        const tokens = await repositoryOn(connection, options).listTokens({ id: invocation.userId });
+        const tokens = await listUserTokens(connection, options.prefix, invocation.userId, options.idleMs);
         print(io, options, { userId: invocation.userId, tokens: tokens.map(tokenJson) }, formatTokenList(invocation.userId, tokens));
         return;
       }
       case 'revoke': {
         const { userId, tokenId } = invocation;
         const revoked = await repositoryOn(connection, options).expireTokenById({ id: userId }, tokenId);
-        print(io, options, { userId, tokenId, revoked }, revoked ? `Revoked token ${tokenId} of user ${userId}.\n` : '');
-        if (!revoked) throw new OperationFailed(`user ${userId} has no live token ${tokenId}`);
+        print(io, options, { userId, tokenId, revoked }, revoked ? `Revoked token ${tokenId} of user ${printable(userId)}.\n` : '');
+        if (!revoked) throw new OperationFailed(`user ${printable(userId)} has no live token ${tokenId} ${lookedIn(options)}`);
         return;
       }
       case 'revoke-all': {
         const { userId } = invocation;
         const revoked = await repositoryOn(connection, options).expireAllTokens({ id: userId });
-        print(io, options, { userId, revoked }, `Revoked ${counted(revoked, 'token')} of user ${userId}.\n`);
+        print(io, options, { userId, revoked }, revoked === 0 ? '' : `Revoked ${counted(revoked, 'token')} of user ${printable(userId)}.\n`);
+        // Nothing found is most often the wrong prefix, URL or database: say where it looked.
+        if (revoked === 0) throw new OperationFailed(`user ${printable(userId)} has no live token ${lookedIn(options)}`);
         return;
       }
       // Awaited, not returned: the connection must stay open until the walk is done.

@@ -1,6 +1,6 @@
 // The least-privilege Redis user the README documents is enough for every call of the package,
 // scripts included, and a missing command is a store error, never a false answer. The ACL is
-// read from the README itself, so the two cannot drift apart.
+// read from the Operations guide itself (docs/operations.md), so the two cannot drift apart.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
@@ -16,11 +16,11 @@ import { sharedRedis } from './support/shared-redis.js';
 
 const PASSWORD = 'acl-spec-password-0123456789';
 
-/** The `ACL SETUSER` rules of the README's Operations section: everything after the password. */
+/** The `ACL SETUSER` rules of docs/operations.md: everything after the password. */
 function readmeAcl(): { user: string; rules: string[] } {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
   const line = readme.split('\n').find((text) => text.startsWith('ACL SETUSER '));
-  assert.ok(line !== undefined, 'README.md has an ACL SETUSER line');
+  assert.ok(line !== undefined, 'docs/operations.md has an ACL SETUSER line');
   const [, , user, on, password, ...rules] = line.trim().split(/\s+/);
   assert.equal(on, 'on');
   assert.match(password ?? '', /^>/);

@@ -173,16 +173,22 @@ describe('token meta', () => {
     assert.deepEqual(readMeta(null), {});
   });
 
-  it('holds up to 16 entries, keys up to 64 and values up to 256 characters', () => {
-    const full = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`${i}`.padEnd(64, 'k'), 'v'.repeat(256)]));
+  it('holds up to 16 entries, and up to 192 bytes as stored (JSON in UTF-8)', () => {
+    const sixteen = Object.fromEntries(Array.from({ length: 16 }, (_, i) => [`${i}`, '']));
+    assert.deepEqual(readMeta(sixteen), sixteen);
+    // {"k":"…"} is 8 bytes around the value: 184 bytes of value fill it exactly.
+    const full = { k: 'v'.repeat(184) };
+    assert.equal(Buffer.byteLength(JSON.stringify(full)), 192);
     assert.deepEqual(readMeta(full), full);
   });
 
   it('past a bound, or not an object of strings, is a TypeError naming meta', () => {
     const cases: unknown[] = [
       Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v'])),
-      { ['k'.repeat(65)]: 'v' },
-      { k: 'v'.repeat(257) },
+      { k: 'v'.repeat(185) },
+      // Counted as stored: a control character takes 6 bytes in JSON, é takes 2 in UTF-8.
+      { k: '\u0001'.repeat(31) },
+      { k: 'é'.repeat(93) },
       { k: 1 },
       { k: null },
       ['os', 'ios'],

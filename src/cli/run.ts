@@ -2,7 +2,7 @@ import { createRequire } from 'node:module';
 import { MultiTokenError } from '../errors.js';
 import { MultiTokenRepository } from '../repository.js';
 import type { MultiTokenRepositoryOptions } from '../options.js';
-import { redactUrl } from '../connection.js';
+import { describeUrl, redactUrl } from '../connection.js';
 import { collectStats, listUserTokens, pruneTokens, type ScanProgress, type WalkOptions } from './admin.js';
 import { openConnection, type AdminConnection } from './connection.js';
 import { formatPrune, formatStats, formatTokenList, printable, printableJson, progressLine, tokenJson } from './format.js';
@@ -57,8 +57,18 @@ function describe(err: unknown): string {
   return message.replace(/\s*\n\s*/g, ' ').trim();
 }
 
-function print(io: CliIo, options: CommonOptions, json: unknown, text: string): void {
-  io.stdout.write(options.json ? `${printableJson(json)}\n` : text);
+/** The server and database a command read or wrote, as its output names them. */
+function serverOf(connection: AdminConnection, options: CommonOptions): string {
+  return connection.cluster ? `the Redis Cluster seeded at ${describeUrl(options.url).replace(/\/0$/, '')}` : describeUrl(options.url);
+}
+
+/**
+ * Prints a command's result: JSON with `server` first, or the text with a last line naming the
+ * server, database and prefix, so an answer such as "no live tokens" says where it looked.
+ */
+function print(io: CliIo, options: CommonOptions, server: string, json: object, text: string): void {
+  if (options.json) io.stdout.write(`${printableJson({ server, ...json })}\n`);
+  else if (text !== '') io.stdout.write(`${text}(${server}, prefix '${printable(options.prefix)}')\n`);
 }
 
 function progressFor(io: CliIo, options: CommonOptions, label: string): { onProgress?: (progress: ScanProgress) => void; end(): void } {
@@ -120,7 +130,7 @@ async function walkKeySpace<Result extends object>(
     const result = await walk(connection, { prefix: options.prefix, idleMs: options.idleMs, onProgress: progress.onProgress });
     // Erased before the result is printed; the finally erases it when the walk fails.
     progress.end();
-    print(io, options, { prefix: options.prefix, idleTimeout: idleSeconds(options), cluster: connection.cluster, ...result }, format(options.prefix, result, options.idleMs));
+    print(io, options, serverOf(connection, options), { prefix: options.prefix, idleTimeout: idleSeconds(options), cluster: connection.cluster, ...result }, format(options.prefix, result, options.idleMs));
   } finally {
     progress.end();
   }
@@ -133,20 +143,20 @@ async function execute(invocation: Exclude<Invocation, { kind: 'help' } | { kind
     switch (invocation.kind) {
       case 'list': {
         const tokens = await listUserTokens(connection, options.prefix, invocation.userId, options.idleMs);
-        print(io, options, { userId: invocation.userId, tokens: tokens.map(tokenJson) }, formatTokenList(invocation.userId, tokens));
+        print(io, options, serverOf(connection, options), { userId: invocation.userId, tokens: tokens.map(tokenJson) }, formatTokenList(invocation.userId, tokens));
         return;
       }
       case 'revoke': {
         const { userId, tokenId } = invocation;
         const revoked = await repositoryOn(connection, options).expireTokenById({ id: userId }, tokenId);
-        print(io, options, { userId, tokenId, revoked }, revoked ? `Revoked token ${tokenId} of user ${printable(userId)}.\n` : '');
+        print(io, options, serverOf(connection, options), { userId, tokenId, revoked }, revoked ? `Revoked token ${tokenId} of user ${printable(userId)}.\n` : '');
         if (!revoked) throw new OperationFailed(`user ${printable(userId)} has no live token ${tokenId} ${lookedIn(options)}`);
         return;
       }
       case 'revoke-all': {
         const { userId } = invocation;
         const revoked = await repositoryOn(connection, options).expireAllTokens({ id: userId });
-        print(io, options, { userId, revoked }, revoked === 0 ? '' : `Revoked ${counted(revoked, 'token')} of user ${printable(userId)}.\n`);
+        print(io, options, serverOf(connection, options), { userId, revoked }, revoked === 0 ? '' : `Revoked ${counted(revoked, 'token')} of user ${printable(userId)}.\n`);
         // Nothing found is most often the wrong prefix, URL or database: say where it looked.
         if (revoked === 0) throw new OperationFailed(`user ${printable(userId)} has no live token ${lookedIn(options)}`);
         return;

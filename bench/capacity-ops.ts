@@ -38,6 +38,8 @@ export interface OpCost {
 export interface OpsResult {
   costs: Record<Operation, Record<Size, OpCost>>;
   ping: OpCost;
+  /** Verification with 64 in flight on one connection (commands batched): CPU µs per call, per round. */
+  verifyBatchedCpuUs: number[];
   /** The record's length in the verification reply measured. */
   verifyValueBytes: number;
   replication: Record<WriteOperation, Record<Size, { replBytes: number; replicaCpuUs: number }>>;
@@ -157,7 +159,7 @@ async function round(admin: RedisClientType, p: Pool, overhead: MeterOverhead, s
     if ((await p.repositories[loop]!.listTokens(userAt(i))).length !== size) throw new Error(`a list did not give ${size} tokens`);
   })));
   record('revoke', await phase(admin, overhead, users, 'evalsha', () => spread(users, async (i, loop) => {
-    if (!(await p.repositories[loop]!.expireToken(keys[i]!))) throw new Error('a revocation removed nothing');
+    if (!(await p.repositories[loop]!.expireToken(keys[i]))) throw new Error('a revocation removed nothing');
   })));
   await fillTo(p, size, users, 1);
   record('expireAll', await phase(admin, overhead, users, 'evalsha', () => spread(users, async (i, loop) => {
@@ -188,10 +190,19 @@ export async function measureOperations(settings: OpsSettings, log: (line: strin
     const overhead = await meterOverhead(admin);
     const samples = emptySamples();
     const pings: ReturnType<typeof perOperation>[] = [];
+    const batched: number[] = [];
     for (let r = 1; r <= settings.rounds; r++) {
       for (const size of SIZES) await round(admin, p, overhead, size, settings.users[size], samples);
       const count = settings.users[1] * VERIFY_PASSES;
       pings.push(await phase(admin, overhead, count, 'ping', () => spread(count, (_i, loop) => p.clients[loop]!.ping())));
+      // For contrast: the same verifications, 64 in flight on one connection.
+      const { token: one } = await p.repositories[0]!.createToken(warm, { device: DEVICE });
+      batched.push((await phase(admin, overhead, count, 'hget', async () => {
+        let next = 0;
+        await Promise.all(Array.from({ length: 64 }, async () => {
+          while (next++ < count) await p.repositories[0]!.authenticate(one.key);
+        }));
+      })).cpuUs);
       log(`  round ${r}/${settings.rounds}: ${SIZES.map((size) => `${size}: verify ${samples.verify[size].cpuUs.at(-1)!.toFixed(1)} µs, create ${samples.create[size].cpuUs.at(-1)!.toFixed(1)} µs`).join('; ')}`);
     }
     const costs = {} as Record<Operation, Record<Size, OpCost>>;
@@ -201,7 +212,7 @@ export async function measureOperations(settings: OpsSettings, log: (line: strin
     }
     const ping = summarise({ cpuUs: pings.map((x) => x.cpuUs), execUs: pings.map((x) => x.execUs), inBytes: pings.map((x) => x.inBytes), outBytes: pings.map((x) => x.outBytes) });
     const replication = await measureReplication(settings, log);
-    return { costs, ping, verifyValueBytes, replication, overhead };
+    return { costs, ping, verifyBatchedCpuUs: batched, verifyValueBytes, replication, overhead };
   } finally {
     await p.close();
     await admin.close().catch(() => {});
@@ -269,7 +280,7 @@ async function measureReplication(settings: OpsSettings, log: (line: string) => 
         await touchScript(pp.clients[loop]!, hashKeyOf(userAt(i).id), tokenMath.tokenId(keys[i]!, null));
       }));
       await measure('revoke', () => spread(users, async (i, loop) => {
-        await pp.repositories[loop]!.expireToken(keys[i]!);
+        await pp.repositories[loop]!.expireToken(keys[i]);
       }));
       await fillTo(pp, size, users, 1);
       await measure('expireAll', () => spread(users, async (i, loop) => {

@@ -16,7 +16,7 @@ interface OptionSpec {
   fallback?: number | ((w: Partial<Record<string, number>>) => number);
 }
 
-const GIB = 2 ** 30;
+const GB = 1e9;
 
 /** The options, by flag. */
 export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
@@ -33,7 +33,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
   'touch-interval': { key: 'touchIntervalSeconds', min: 1, max: 86400 * 365, integer: false, help: 'the repository\'s touchInterval, s (default 60)', fallback: 60 },
   fragmentation: { key: 'fragmentation', min: 1, max: 4, integer: false, help: 'RSS over used_memory to allow for (default 1.2)', fallback: 1.2 },
   cow: { key: 'copyOnWrite', min: 0, max: 1, integer: false, help: 'share of RSS a fork may copy on write (default 0.5)', fallback: 0.5 },
-  'max-shard-gb': { key: 'maxShardGb', min: 0.001, max: 4096, integer: false, help: 'largest RSS per shard, GiB (default 25)', fallback: 25 },
+  'max-shard-gb': { key: 'maxShardGb', min: 0.001, max: 4096, integer: false, help: 'largest RSS per shard, GB (default 25)', fallback: 25 },
   'cpu-target': { key: 'cpuTarget', min: 0.01, max: 1, integer: false, help: 'CPU share of its core a shard may use (default 0.5)', fallback: 0.5 },
   'app-instances': { key: 'appInstances', min: 1, max: 1e6, integer: true, help: 'app instances, each with its own cache (default 20)', fallback: 20 },
   'cache-fence': { key: 'cacheFenceMs', min: 1, max: 3_600_000, integer: false, help: 'the repository\'s cacheFence, ms (default 100)', fallback: 100 },
@@ -110,7 +110,7 @@ export function parseCapacityArgs(argv: readonly string[]): CapacityCommand {
     userIdBytes: v('userIdBytes'),
     fragmentation: v('fragmentation'),
     copyOnWrite: v('copyOnWrite'),
-    maxShardBytes: v('maxShardGb') * GIB,
+    maxShardBytes: v('maxShardGb') * GB,
     cpuTarget: v('cpuTarget'),
     appInstances: v('appInstances'),
     cacheFenceMs: v('cacheFenceMs'),

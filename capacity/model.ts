@@ -89,9 +89,15 @@ export interface Plan {
   touchesPerSecond: number;
   writesPerSecond: number;
   uncached: Side;
+  /** Client-side caching with requests spread over the instances (round-robin). */
   cached: Side;
-  /** Share of verifications the client-side caches answer. */
+  /** Share of verifications the client-side caches answer, round-robin. */
   cacheHitShare: number;
+  /** Instances holding one user's hash at a time, round-robin. */
+  cacheHolders: number;
+  /** Client-side caching with each user's requests on one instance (sticky routing). */
+  cachedSticky: Side;
+  cacheHitShareSticky: number;
   notes: string[];
 }
 
@@ -228,14 +234,20 @@ export function plan(constants: Constants, w: Workload): Plan {
   // Client-side caching: a user's hash is cached by every instance that verified one of its
   // tokens since the last write to it; each write invalidates it there, and each such instance
   // misses once afterwards. With requests spread over the instances, a token verified r times
-  // per touch (r = 1 / touchFraction) is held by min(instances, r) of them.
-  const holders = Math.min(w.appInstances, 1 / Math.max(w.touchFraction, 1e-9));
-  const invalidationsPerSecond = writesPerSecond * holders * valueOf(constants, 'csc.invalidationsPerWrite');
-  const missesPerSecond = Math.min(w.verifyRps, invalidationsPerSecond);
+  // per touch (r = 1 / touchFraction) is held by min(instances, r) of them; with sticky
+  // routing, by one.
   const pingsPerSecond = w.appInstances * (2000 / w.cacheFenceMs);
-  const cachedRates = { ...base, verify: missesPerSecond, ping: pingsPerSecond };
-  const cached = side(constants, w, cachedRates, invalidationsPerSecond, shardsForMemory);
-  const cacheHitShare = w.verifyRps === 0 ? 0 : 1 - missesPerSecond / w.verifyRps;
+  const caching = (holders: number): { side: Side; hitShare: number } => {
+    const invalidationsPerSecond = writesPerSecond * holders * valueOf(constants, 'csc.invalidationsPerWrite');
+    const missesPerSecond = Math.min(w.verifyRps, invalidationsPerSecond);
+    return {
+      side: side(constants, w, { ...base, verify: missesPerSecond, ping: pingsPerSecond }, invalidationsPerSecond, shardsForMemory),
+      hitShare: w.verifyRps === 0 ? 0 : 1 - missesPerSecond / w.verifyRps,
+    };
+  };
+  const cacheHolders = Math.min(w.appInstances, 1 / Math.max(w.touchFraction, 1e-9));
+  const roundRobin = caching(cacheHolders);
+  const sticky = caching(1);
 
   if (w.devices > valueOf(constants, 'memory.listpackEntriesMax')) notes.push('more devices per user than a listpack holds: every hash is a hashtable');
   if (w.devices > 100) notes.push('beyond 100 devices per user the per-operation costs are extrapolated from the 10 and 100 measurements');
@@ -257,8 +269,11 @@ export function plan(constants: Constants, w: Workload): Plan {
     touchesPerSecond,
     writesPerSecond,
     uncached,
-    cached,
-    cacheHitShare,
+    cached: roundRobin.side,
+    cacheHitShare: roundRobin.hitShare,
+    cacheHolders,
+    cachedSticky: sticky.side,
+    cacheHitShareSticky: sticky.hitShare,
     notes,
   };
 }

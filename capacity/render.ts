@@ -66,12 +66,18 @@ export function renderPlan(p: Plan, constants: Constants): string {
     ...sideLines('Without client-side caching', p.uncached, w.replicas),
     '',
     ...sideLines(
-      `With client-side caching (${w.appInstances} app instances, cacheFence ${w.cacheFenceMs} ms: ${Math.round(p.cacheHitShare * 1000) / 10}% of verifications answered in process)`,
+      `With client-side caching, requests spread over ${w.appInstances} app instances (a user's hash cached in ${count(p.cacheHolders)} of them; cacheFence ${w.cacheFenceMs} ms): ${(p.cacheHitShare * 100).toFixed(1)}% of verifications answered in process`,
       p.cached,
       w.replicas,
     ),
     '',
-    `Plan: ${Math.max(p.uncached.shards, 1)} shard(s) × (1 primary + ${w.replicas} replica(s)) without caching, ${p.cached.shards} with it; each node ${bytes(p.ramPerCopyBytes / Math.max(p.uncached.shards, 1))} RAM at ${Math.round(w.cpuTarget * 100)}% of one core at most.`,
+    ...sideLines(
+      `With client-side caching and sticky routing (each user's requests on one instance): ${(p.cacheHitShareSticky * 100).toFixed(1)}% of verifications answered in process`,
+      p.cachedSticky,
+      w.replicas,
+    ),
+    '',
+    `Plan: ${p.uncached.shards} shard(s) × (1 primary + ${w.replicas} replica(s)) without caching; ${p.cached.shards} with caching over round-robin instances, ${p.cachedSticky.shards} with sticky routing. Each node ${bytes(p.ramPerCopyBytes / p.uncached.shards)} of RAM (RSS + fork headroom), its main thread at ${Math.round(w.cpuTarget * 100)}% of one core at most.`,
   ];
   for (const note of p.notes) lines.push(`Note: ${note}`);
   return lines.join('\n');

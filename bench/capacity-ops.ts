@@ -89,7 +89,8 @@ async function spread(count: number, op: (i: number, loop: number) => Promise<un
 
 const sizeLetter = (size: number): string => (size === 1 ? 'a' : size === 10 ? 'b' : 'c');
 
-function hashKeyOf(userId: string): string {
+/** The hash that holds a user's tokens under the default prefix. */
+export function hashKeyOf(userId: string): string {
   return keyMath.tagKey(PREFIX, tokenMath.routingTag(userId));
 }
 
@@ -104,7 +105,8 @@ async function fillTo(p: Pool, size: number, users: number, count: number): Prom
   return last;
 }
 
-async function touchScript(client: RedisClientType, hashKey: string, id: string): Promise<unknown> {
+/** A touch exactly as the repository sends it, with an interval of 0 so it always writes. */
+export async function touchScript(client: RedisClientType, hashKey: string, id: string): Promise<unknown> {
   // As the repository sends it, with an interval of 0 so every touch writes.
   try {
     return await client.evalSha(scripts.TOUCH_TOKEN.sha1, { keys: [hashKey], arguments: [id, '0', '0'] });
@@ -124,7 +126,8 @@ function emptySamples(): Samples {
   return out;
 }
 
-async function phase(admin: RedisClientType, overhead: MeterOverhead, ops: number, command: string, run: () => Promise<void>): Promise<ReturnType<typeof perOperation>> {
+/** Runs one phase of `ops` operations and prices it from the server's counters. */
+export async function phase(admin: RedisClientType, overhead: MeterOverhead, ops: number, command: string, run: () => Promise<void>): Promise<ReturnType<typeof perOperation>> {
   const before = await readServer(admin);
   await run();
   const after = await readServer(admin);

@@ -43,7 +43,7 @@ export const OPTIONS: Readonly<Record<string, OptionSpec>> = {
 export function usage(): string {
   const lines = ['usage: npm run capacity -- --users N --devices N --verify-rps N --login-rps N [options]', ''];
   for (const [flag, spec] of Object.entries(OPTIONS)) lines.push(`  --${flag.padEnd(16)} ${spec.help}`);
-  lines.push('  --json             print the plan as JSON', '  --constants PATH   read another constants file (default capacity/constants.json)', '  --help             this text');
+  lines.push('  --json             print the plan as JSON', '  --constants PATH   read another constants file (default capacity/constants.json)', '  --help             this text', '', '  --render-doc       (alone) rewrite the generated part of CAPACITY.md from the committed JSON');
   return lines.join('\n');
 }
 

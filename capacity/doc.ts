@@ -137,6 +137,19 @@ export function renderGenerated(file: ConstantsFile, constants: Constants, scale
     const p = plan(constants, exampleWorkload(example.args));
     lines.push(`**${example.title}**: \`npm run capacity -- ${example.args}\``, '', '```text', renderPlan(p, constants), '```', '');
   }
+  const first = exampleWorkload(EXAMPLES[0]!.args);
+  lines.push(
+    `How the first example's memory moves with the record's length (user id ${first.userIdBytes} bytes; a record crosses hash-max-listpack-value at ${c('memory.listpackValueMax')} bytes and its hash becomes a hashtable):`,
+    '',
+    ...table(
+      ['--label-bytes', 'record once touched', 'encoding', 'bytes per token', 'dataset', 'shards for memory'],
+      [0, 16, 23, 24, 36, 64, 117].map((labelBytes) => {
+        const p = plan(constants, { ...first, labelBytes });
+        return [String(labelBytes), `${p.valueBytes} B`, p.encoding, n(p.perTokenBytes, 0), `${n(p.datasetBytes / 1e9)} GB`, String(p.shardsForMemory)];
+      }),
+    ),
+    '',
+  );
   const cluster = file.evidence.cluster as ClusterShape | undefined;
   if (cluster !== undefined) {
     const s = cluster.slots;

@@ -138,7 +138,7 @@ async function measurePhase(constants: Constants, letter: string, users: number,
     const before = await settledMemory(big.client);
     const writeSeconds = await fill(big, letter, users, devices, 5000);
     const measuredBytes = (await settledMemory(big.client)) - before;
-    const rssInfo = String(await big.client.sendCommand(['INFO', 'memory']));
+    const rssInfo = await big.client.info('memory');
     const rss = Number(/used_memory_rss:(\d+)/.exec(rssInfo)?.[1] ?? Number.NaN);
     const used = Number(/used_memory:(\d+)/.exec(rssInfo)?.[1] ?? Number.NaN);
     const valueBytes = recordBytes(constants, syntheticUserId(letter, 0).length, Buffer.byteLength(DEVICE), false);

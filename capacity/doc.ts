@@ -40,7 +40,7 @@ export interface ScaleResult {
     /** measured / model. */
     ratio: number;
     rssOverUsed: number;
-    verify: { p50: number; p99: number; smallP50: number; smallP99: number; p50Ratio: number; p99Ratio: number; rounds: number };
+    verify: { p50: number; p99: number; smallP50: number; smallP99: number; p50Ratio: number; p99Ratio: number; rounds: number; perStore: number };
     /** EVALSHA usec_per_call of each write script on users of this store, µs. */
     scripts: Record<string, { execUs: number; cpuUs: number; benchCpuUs: number | null }>;
   }[];
@@ -171,6 +171,8 @@ export function renderGenerated(file: ConstantsFile, constants: Constants, scale
       '### Scale run',
       '',
       `Run \`${scale.run}\` (\`npm run scale\`, commit \`${scale.commit}\`, ${Math.round(scale.seconds)} s; load average ${scale.loadAverage.start.join(', ')} at the start, ${scale.loadAverage.end.join(', ')} at the end), model constants from \`${runId}\`.`,
+      '',
+      `Verification: \`authenticate\` one call at a time, ${scale.phases[0]?.verify.perStore.toLocaleString('en-US') ?? '?'} calls per store in ${scale.phases[0]?.verify.rounds ?? '?'} interleaved rounds against a 10,000-token store of the same shape (the two back to back in each round). p50 and p99 are over all calls of each store; the ratios are the medians of the per-round ratios, which is what the ±15% check reads.`,
       '',
       ...table(
         ['store', 'written in', 'used_memory', 'model', 'measured / model', 'RSS / used', 'verify p50 / p99 (µs)', 'at 10,000 tokens', 'ratio p50 / p99'],

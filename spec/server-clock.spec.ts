@@ -1,5 +1,6 @@
 // The Redis server's clock as a repository sees it: measured beside the first verification,
-// whatever this host's clock says, and measured again once a minute.
+// whatever this host's clock says, carried on the monotonic clock, and measured again once a
+// minute of the monotonic clock.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -42,14 +43,26 @@ describe('server clock', () => {
     });
   }
 
-  it('measures again, in the background, once a minute has passed on the host clock', async () => {
-    let shift = 0;
-    const clock = new ServerClock(clockOff(() => shift), new CallDeadline(1000));
+  for (const [name, step] of [['back', -TEN_MINUTES], ['ahead', TEN_MINUTES]] as const) {
+    it(`ignores a step of the host clock ten minutes ${name} after the first measurement`, async () => {
+      let shift = 0;
+      const clock = new ServerClock(clockOff(() => shift), new CallDeadline(1000));
+      const store = nodeRedisStore(redis.client);
+      await clock.measureIfDue(store, 'rmt:{clock}', performance.now() + 1000);
+      shift = step;
+      assert.ok(Math.abs(clock.now() - (await serverTime())) < 100, `${clock.now()} vs the server's ${await serverTime()}`);
+      assert.equal(clock.measureIfDue(store, 'rmt:{clock}', performance.now() + 1000), undefined, 'no re-measurement falls due');
+    });
+  }
+
+  it('measures again, in the background, once a minute has passed on the monotonic clock', async () => {
+    let drift = 0;
+    // A monotonic clock that runs a minute fast shows as drift until the next measurement.
+    const clock = new ServerClock(Date.now, new CallDeadline(1000), () => performance.now() + drift);
     const store = nodeRedisStore(redis.client);
     await clock.measureIfDue(store, 'rmt:{clock}', performance.now() + 1000);
-    // The host clock steps ahead by more than a minute; the server's does not.
-    shift = MINUTE + 1000;
-    assert.ok(clock.now() - (await serverTime()) > MINUTE, 'the step shows until the next measurement');
+    drift = MINUTE + 1000;
+    assert.ok(clock.now() - (await serverTime()) > MINUTE, 'the drift shows until the next measurement');
     assert.equal(clock.measureIfDue(store, 'rmt:{clock}', performance.now() + 1000), undefined, 'a re-measurement is never waited for');
     for (let i = 0; i < 50 && clock.now() - (await serverTime()) > 100; i++) await sleep(20);
     assert.ok(Math.abs(clock.now() - (await serverTime())) < 100, 'the re-measurement put it right');

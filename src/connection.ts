@@ -4,6 +4,7 @@ import { MultiTokenStoreError } from './errors.js';
 import { CacheFence } from './fence.js';
 import { DEFAULT_REDIS_URL, isRedisUrl } from './options.js';
 import { normaliseString } from './replies.js';
+import { teardown, type Disposable } from './writer.js';
 
 // Connections the package opens itself, from a URL, with the `redis` peer: the repository's
 // (reconnecting quickly, commands queued until it is up) and the admin CLI's (no reconnects).
@@ -28,11 +29,7 @@ export interface RedisModule {
   }): unknown;
 }
 
-/** A connection that can be torn down at once: node-redis's `destroy()`, or an older `disconnect()`. */
-export interface Disposable {
-  destroy?(): void;
-  disconnect?(): Promise<unknown>;
-}
+export { teardown, type Disposable } from './writer.js';
 
 /** Loads the `redis` peer; a store error that says how to install it when it is missing. */
 export async function loadRedis(): Promise<RedisModule> {
@@ -43,15 +40,6 @@ export async function loadRedis(): Promise<RedisModule> {
   }
 }
 
-/** Tears a connection down at once, without waiting for anything in flight. */
-export function teardown(client: Disposable): void {
-  try {
-    if (client.destroy !== undefined) client.destroy();
-    else client.disconnect?.().catch(() => {});
-  } catch {
-    // Already torn down.
-  }
-}
 
 interface OwnedClient extends Disposable {
   readonly isReady?: boolean;
@@ -126,6 +114,7 @@ export async function checkEvictionPolicy(store: StoreClient, routeKey: string):
 export interface ConnectionSettings {
   redis: RedisClientLike | IoRedisClientLike | string | undefined;
   replicas: number;
+  durable: boolean;
   cacheFence: number | null;
 }
 
@@ -174,15 +163,15 @@ export class StoreConnection {
    */
   async close(deadline: CallDeadline): Promise<void> {
     this.closed = true;
-    await this.store?.close();
+    this.store?.close();
     const owned = this.owned;
     this.owned = undefined;
     await owned?.close(deadline);
   }
 
   private attach(store: StoreClient): void {
-    const { cacheFence, replicas } = this.settings;
-    checkStore(store, { replicas, cacheFence });
+    const { cacheFence, replicas, durable } = this.settings;
+    checkStore(store, { replicas, durable, cacheFence });
     if (store.caching && cacheFence !== null) this.fence = new CacheFence(cacheFence, () => store.command(['PING'], ''));
     this.store = store;
   }

@@ -7,10 +7,11 @@ import { tagKey } from './keys.js';
 import { positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
 import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail } from './record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
-import { runReplicatedScript, runScript } from './run-script.js';
+import { runScript } from './run-script.js';
 import { readScopes } from './scope.js';
 import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
 import { ServerClock } from './server-clock.js';
+import { runWaitedCreate, runWaitedScript, waitsOf } from './waited-write.js';
 import { generateToken, isTokenId, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
 import { markProduced, producedToken, tokenInfo } from './token-info.js';
 import type {
@@ -31,7 +32,8 @@ import type {
 // server's clock (server-clock.ts), the connection opened from a URL (connection.ts), and the
 // token info handed out (token-info.ts).
 
-const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
+// With `replicas` or `durable`, these wait until their write is held where asked.
+const REVOCATIONS: ReadonlySet<LuaScript> = new Set([EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
 
 /**
  * Hashed, multi-device bearer tokens in Redis. Each user holds many tokens; each can be
@@ -96,9 +98,26 @@ export class MultiTokenRepository<User = DefaultUser>
   private async script(script: LuaScript, key: string, args: string[]): Promise<unknown> {
     this.started = true;
     const store = await this.connection.ready(key);
-    const { replicas } = this.settings;
-    if (replicas > 0 && WRITES.has(script)) return runReplicatedScript(store, this.deadline, script, [key], args, replicas);
+    const waits = waitsOf(this.settings);
+    if (waits !== null && REVOCATIONS.has(script)) return runWaitedScript(store, this.deadline, script, [key], args, waits);
     return runScript(store, this.deadline, script, [key], args);
+  }
+
+  /** CREATE_TOKEN's reply, and the ids evicted: in one script, or confirmed after a wait (waited-write.ts). */
+  private async create(key: string, id: string, userId: string, ttlMs: number | null, recordTail: string): Promise<{ reply: unknown; evicted: unknown[] }> {
+    const { idleMs, maxTokens } = this.settings;
+    const waits = waitsOf(this.settings);
+    if (waits === null) {
+      const args = [id, userId, ttlMs === null ? '' : String(ttlMs), String(idleMs ?? 0), String(maxTokens ?? 0), recordTail];
+      const reply = await this.script(CREATE_TOKEN, key, args);
+      return { reply, evicted: Array.isArray(reply) ? reply.slice(2) : [] };
+    }
+    this.started = true;
+    const store = await this.connection.ready(key);
+    const create = { id, userId, ttlMs, idleMs: idleMs ?? 0, cap: maxTokens ?? 0, recordTail };
+    const { created, confirmed } = await runWaitedCreate(store, this.deadline, key, create, waits);
+    if (!Array.isArray(confirmed) || confirmed.length < 1) throw badReply('EVALSHA confirm');
+    return { reply: created, evicted: confirmed.slice(1) };
   }
 
   private parse(key: string): ParsedToken | null {
@@ -123,22 +142,15 @@ export class MultiTokenRepository<User = DefaultUser>
     const scopes = options.scopes === undefined ? ['*'] : readScopes('scopes', options.scopes);
     const meta = readMeta(options.meta);
     const ttlMs = options.ttl === undefined ? this.settings.ttlMs : positiveSeconds('ttl', options.ttl, true);
-    const { secrets, maxTokens, tokenPrefix, idleMs } = this.settings;
+    const { secrets, tokenPrefix } = this.settings;
 
     const key = generateToken(tokenPrefix, routingTag(userId));
     const id = tokenId(key, secrets[0] ?? null);
-    const reply = await this.script(CREATE_TOKEN, hashKey, [
-      id,
-      userId,
-      ttlMs === null ? '' : String(ttlMs),
-      String(idleMs ?? 0),
-      String(maxTokens ?? 0),
-      recordTail(scopes, device, meta),
-    ]);
+    const { reply, evicted: dropped } = await this.create(hashKey, id, userId, ttlMs, recordTail(scopes, device, meta));
     if (!Array.isArray(reply) || reply.length < 2) throw badReply('EVALSHA create');
     const now = normaliseInteger(reply[0], 'EVALSHA create');
     const first = normaliseInteger(reply[1], 'EVALSHA create') === 1;
-    const evicted = normaliseStrings(reply.slice(2), 'EVALSHA create');
+    const evicted = normaliseStrings(dropped, 'EVALSHA create');
 
     const token: IssuedToken<User> = {
       key,

@@ -59,6 +59,7 @@ class OwnedConnection {
   /** The client as the repository's calls run on it. */
   readonly store: StoreClient;
   private readonly client: OwnedClient;
+  private closed = false;
 
   /** Opens a client to `url`; commands queue until it is up, each still bound by its deadline. */
   constructor(redis: RedisModule, url: string) {
@@ -66,7 +67,14 @@ class OwnedConnection {
     // node-redis reports every failed reconnect as an 'error' event, and an unheard 'error'
     // would end the process. The calls that fail report it instead.
     this.client.on('error', () => {});
-    this.client.connect().catch(() => {});
+    // node-redis's destroy() during a connect leaves the socket that connect then opens: a
+    // client closed while connecting is torn down again once it is up.
+    this.client.connect().then(
+      () => {
+        if (this.closed) teardown(this.client);
+      },
+      () => {},
+    );
     this.store = nodeRedisStore(this.client as unknown as RedisClientLike);
   }
 
@@ -75,6 +83,7 @@ class OwnedConnection {
    * deadline; one that is down or still connecting, or that cannot close in time, is torn down.
    */
   async close(deadline: CallDeadline): Promise<void> {
+    this.closed = true;
     const client = this.client;
     if (client.isReady === true) {
       try {

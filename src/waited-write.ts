@@ -109,7 +109,9 @@ export function runWaitedScript(
 ): Promise<unknown> {
   const task = async (connection: PinnedConnection): Promise<unknown> => {
     const reply = await scriptOn(connection, script, keys, args);
-    await waitOn(connection, waits, due);
+    // Queued behind another call's wait until past its deadline, the caller has its answer
+    // already: the revocation is applied, and its wait would only hold up the calls behind it.
+    if (performance.now() < due) await waitOn(connection, waits, due);
     return reply;
   };
   return deadline.guard(() => store.pinned(keys[0] ?? '', task), `EVALSHA ${script.name} + ${waits.durable ? 'WAITAOF' : 'WAIT'}`, due);
@@ -145,6 +147,8 @@ export async function runWaitedCreate(
   // Set once the caller has had its answer (a timeout): a confirmation after that is undone.
   let abandoned = false;
   const task = async (connection: PinnedConnection): Promise<{ created: unknown; confirmed: unknown }> => {
+    // Queued past its deadline behind another call's wait: the caller has its answer; write nothing.
+    if (abandoned) throw new MultiTokenStoreError('ERR_MULTITOKEN_TIMEOUT', 'The call was abandoned at its deadline');
     const created = await scriptOn(connection, CREATE_TOKEN, [key], [create.id, create.userId, String(ttl), String(create.idleMs), '0', create.recordTail]);
     // Sent on the same connection, so it runs after whatever this call sent before it.
     const undo = (): Promise<unknown> => scriptOn(connection, EXPIRE_TOKEN, [key], [create.userId, String(create.idleMs), create.id]).catch(() => {});

@@ -140,8 +140,12 @@ class Opener<C> {
     this.current = opening;
     return opening.ready.then(
       (client) => {
-        // Opened after close(): close() has torn it down already; nothing may write on it.
-        if (this.closed) throw new WriterClosedError();
+        // Opened after close(): torn down again, since node-redis's destroy() during a
+        // connect leaves the socket that connect then opens; nothing may write on it.
+        if (this.closed) {
+          opening.dispose();
+          throw new WriterClosedError();
+        }
         return client;
       },
       (err: unknown) => {

@@ -110,7 +110,7 @@ describe('replicas on a 3-master cluster with a replica each', () => {
     throw new Error(`no key under ${prefix}`);
   }
 
-  async function repository(timeout = 2000): Promise<{ tokens: MultiTokenRepository<User>; prefix: string; client: RedisClusterType; close(): Promise<void> }> {
+  async function repository(timeout = 2000): Promise<{ tokens: MultiTokenRepository<User>; prefix: string; client: RedisClusterType; close: () => Promise<void> }> {
     const client: RedisClusterType = createCluster({ rootNodes: cluster.nodes.map((node) => ({ url: node.url })) });
     client.on('error', () => {});
     await client.connect();

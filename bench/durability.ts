@@ -129,6 +129,6 @@ for (const [name, binary] of servers) {
 console.log('\n| kill -9 under everysec | acknowledged revocations | kills | came back |');
 console.log('|---|---|---|---|');
 for (const [name, binary] of servers) {
-  console.log(await losses(`${name}`, binary, false, 15, 10));
+  console.log(await losses(name, binary, false, 15, 10));
   if (name !== 'Redis 7.0') console.log(await losses(`${name}, durable: true`, binary, true, 15, 10));
 }

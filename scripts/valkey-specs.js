@@ -3,16 +3,17 @@
 // Sentinel, cluster nodes) is valkey-server. Without VALKEY_SERVER: one line, and skipped.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import process from 'node:process';
 
 const SPECS = ['acl', 'scripts', 'storage', 'lifecycle', 'revocation', 'clients', 'faults'];
 
 const valkey = process.env.VALKEY_SERVER;
 if (valkey === undefined || valkey === '') {
-  console.log('SKIPPED the Valkey rows (acl, scripts, storage, lifecycle, revocation, clients, faults, durability): VALKEY_SERVER is not set; set VALKEY_SERVER=/path/to/valkey-server');
+  process.stdout.write('SKIPPED the Valkey rows (acl, scripts, storage, lifecycle, revocation, clients, faults, durability): VALKEY_SERVER is not set; set VALKEY_SERVER=/path/to/valkey-server\n');
   process.exit(0);
 }
 if (!existsSync(valkey)) {
-  console.error(`VALKEY_SERVER=${valkey} does not exist`);
+  process.stderr.write(`VALKEY_SERVER=${valkey} does not exist\n`);
   process.exit(1);
 }
 const result = spawnSync(

@@ -8,6 +8,8 @@ import { createClient } from 'redis';
 import { nodeRedisStore } from '../src/client.js';
 import { CallDeadline } from '../src/deadline.js';
 import { ServerClock } from '../src/server-clock.js';
+import { MultiTokenRepository } from '../src/index.js';
+import { uniquePrefix } from './support/redis-server.js';
 import { sharedRedis } from './support/shared-redis.js';
 
 const redis = sharedRedis();
@@ -73,5 +75,27 @@ describe('server clock', () => {
     const clock = new ServerClock(clockOff(() => -TEN_MINUTES), new CallDeadline(200));
     await clock.measureIfDue(nodeRedisStore(closed), 'rmt:{clock}', performance.now() + 200);
     assert.ok(Math.abs(clock.now() - (Date.now() - TEN_MINUTES)) < 50);
+  });
+});
+
+describe('a repository whose host clock steps back ten minutes after its first verification', () => {
+  it('refuses an expired token, and an idle-expired one, as soon as they die', async () => {
+    let shift = 0;
+    const tokens = new MultiTokenRepository({ redis: redis.client, keyPrefix: uniquePrefix('clock-step'), clock: () => Date.now() + shift });
+    const idle = new MultiTokenRepository({ redis: redis.client, keyPrefix: uniquePrefix('clock-step-idle'), idleTimeout: 1, touchInterval: 0.2, clock: () => Date.now() + shift });
+    const short = (await tokens.createToken({ id: 'ada' }, { ttl: 1 })).token;
+    const dozing = (await idle.createToken({ id: 'ada' })).token;
+    // Tokens beside them keep each hash alive, so only the verification's clock can refuse.
+    await tokens.createToken({ id: 'ada' });
+    const awake = (await idle.createToken({ id: 'ada' })).token;
+    assert.equal((await tokens.authenticate(short.key))?.user.id, 'ada');
+    assert.equal((await idle.authenticate(dozing.key))?.user.id, 'ada');
+    shift = -TEN_MINUTES;
+    for (let i = 0; i < 4; i++) {
+      await sleep(350);
+      assert.equal((await idle.authenticate(awake.key))?.user.id, 'ada', 'a token in use stays alive');
+    }
+    assert.equal(await tokens.authenticate(short.key), null, 'expired by the server clock');
+    assert.equal(await idle.authenticate(dozing.key), null, 'idle-expired by the server clock');
   });
 });

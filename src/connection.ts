@@ -4,6 +4,7 @@ import { MultiTokenStoreError } from './errors.js';
 import { CacheFence } from './fence.js';
 import { DEFAULT_REDIS_URL, isRedisUrl } from './options.js';
 import { normaliseString } from './replies.js';
+import { teardown, type Disposable } from './writer.js';
 
 // Connections the package opens itself, from a URL, with the `redis` peer: the repository's
 // (reconnecting quickly, commands queued until it is up) and the admin CLI's (no reconnects).
@@ -28,11 +29,7 @@ export interface RedisModule {
   }): unknown;
 }
 
-/** A connection that can be torn down at once: node-redis's `destroy()`, or an older `disconnect()`. */
-export interface Disposable {
-  destroy?(): void;
-  disconnect?(): Promise<unknown>;
-}
+export { teardown, type Disposable } from './writer.js';
 
 /** The URL without its password, for messages. */
 export function redactUrl(url: string): string {
@@ -99,15 +96,6 @@ export async function loadRedis(): Promise<RedisModule> {
   }
 }
 
-/** Tears a connection down at once, without waiting for anything in flight. */
-export function teardown(client: Disposable): void {
-  try {
-    if (client.destroy !== undefined) client.destroy();
-    else client.disconnect?.().catch(() => {});
-  } catch {
-    // Already torn down.
-  }
-}
 
 interface OwnedClient extends Disposable {
   readonly isReady?: boolean;
@@ -130,6 +118,7 @@ class OwnedConnection {
   /** The last error the client reported since it was last up, if any. */
   lastError: unknown;
   private readonly client: OwnedClient;
+  private closed = false;
 
   /** Opens a client to `url`; commands queue until it is up, each still bound by its deadline. */
   constructor(redis: RedisModule, url: string) {
@@ -142,7 +131,14 @@ class OwnedConnection {
     this.client.on('ready', () => {
       this.lastError = undefined;
     });
-    this.client.connect().catch(() => {});
+    // node-redis's destroy() during a connect leaves the socket that connect then opens: a
+    // client closed while connecting is torn down again once it is up.
+    this.client.connect().then(
+      () => {
+        if (this.closed) teardown(this.client);
+      },
+      () => {},
+    );
     this.store = nodeRedisStore(this.client as unknown as RedisClientLike);
   }
 
@@ -151,6 +147,7 @@ class OwnedConnection {
    * deadline; one that is down or still connecting, or that cannot close in time, is torn down.
    */
   async close(deadline: CallDeadline): Promise<void> {
+    this.closed = true;
     const client = this.client;
     if (client.isReady === true) {
       try {
@@ -190,6 +187,7 @@ export async function checkEvictionPolicy(store: StoreClient, routeKey: string):
 export interface ConnectionSettings {
   redis: RedisClientLike | IoRedisClientLike | string | undefined;
   replicas: number;
+  durable: boolean;
   cacheFence: number | null;
 }
 
@@ -250,15 +248,15 @@ export class StoreConnection implements CallServer {
    */
   async close(deadline: CallDeadline): Promise<void> {
     this.closed = true;
-    await this.store?.close();
+    this.store?.close();
     const owned = this.owned;
     this.owned = undefined;
     await owned?.close(deadline);
   }
 
   private attach(store: StoreClient): void {
-    const { cacheFence, replicas } = this.settings;
-    checkStore(store, { replicas, cacheFence });
+    const { cacheFence, replicas, durable } = this.settings;
+    checkStore(store, { replicas, durable, cacheFence });
     if (store.caching && cacheFence !== null) this.fence = new CacheFence(cacheFence, () => store.command(['PING'], ''));
     this.store = store;
   }

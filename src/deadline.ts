@@ -11,7 +11,8 @@ export class CallDeadline {
   // Monotonic times, so a step of the wall clock neither fires nor holds back a deadline.
   private readonly pending = new Set<{ due: number; reject: (err: Error) => void }>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly ms: number;
+  /** The deadline of one call, in ms (the `timeout` option). */
+  readonly ms: number;
   private readonly tick: number;
   private readonly server: CallServer | undefined;
 

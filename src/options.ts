@@ -51,9 +51,10 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
   timeout?: number;
   /**
    * This host's clock (epoch ms). Stored times come from the Redis server's clock; the
-   * repository learns how far this clock is from the server's (from the replies of its
-   * scripts, and one small script beside its first verification) and checks expiry and idle
-   * time against the server's clock so estimated. Default `Date.now`.
+   * repository measures the server's clock (one small script beside its first verification,
+   * again each minute) and from then on carries that estimate on the monotonic clock
+   * (`performance.now()`), so a step of this clock changes no verdict. This clock is read only
+   * until the first measurement succeeds. Default `Date.now`.
    */
   clock?: () => number;
   /**
@@ -62,6 +63,14 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
    * `ERR_MULTITOKEN_REPLICAS`. Default 0.
    */
   replicas?: number;
+  /**
+   * Creations and revocations wait until the write is in the AOF on disk (`WAITAOF 1 replicas`,
+   * within `timeout`; with `replicas`, on that many replicas' disks too), so a crash of the
+   * server cannot bring a revoked token back. Needs Redis 7.2+ or Valkey with `appendonly yes`;
+   * elsewhere every such call rejects with `ERR_MULTITOKEN_UNSUPPORTED`, its write applied.
+   * Fewer in time rejects with `ERR_MULTITOKEN_DURABILITY`. Default false.
+   */
+  durable?: boolean;
   /**
    * With a client-side-caching client: the most ms by which a revocation made anywhere may lag
    * in this process's cache. A cached answer is used only while the caching connection has
@@ -89,6 +98,7 @@ export interface Settings<User> {
   redis: RedisClientLike | IoRedisClientLike | string | undefined;
   clock: () => number;
   replicas: number;
+  durable: boolean;
   cacheFence: number | null;
 }
 
@@ -168,6 +178,8 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   }
   const replicas = o.replicas ?? 0;
   if (!Number.isSafeInteger(replicas) || replicas < 0) throw new TypeError('replicas must be a whole number, 0 or more');
+  const durable = o.durable ?? false;
+  if (typeof durable !== 'boolean') throw new TypeError('durable must be true or false');
   const cacheFence = o.cacheFence === undefined ? 100 : o.cacheFence;
   if (cacheFence !== null && (typeof cacheFence !== 'number' || !Number.isFinite(cacheFence) || cacheFence <= 0)) {
     throw new TypeError('cacheFence must be a positive number of milliseconds, or null');
@@ -196,6 +208,7 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
     redis: o.redis,
     clock: o.clock ?? Date.now,
     replicas,
+    durable,
     cacheFence,
   };
 }

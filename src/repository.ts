@@ -7,10 +7,11 @@ import { HASH_MAX_FIELDS, tagKey } from './keys.js';
 import { positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
 import { decodeRecord, endOfLife, readDevice, readMeta, readUserId, recordTail } from './record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
-import { runReplicatedScript, runScript } from './run-script.js';
+import { runScript } from './run-script.js';
 import { readTokenScopes } from './scope.js';
-import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
+import { EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, TOUCH_TOKEN, type LuaScript } from './scripts.js';
 import { ServerClock } from './server-clock.js';
+import { runCreate, runWaitedScript, waitsOf, type CreatedToken } from './waited-write.js';
 import { generateToken, isTokenId, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
 import { listedTokens, markProduced, producedToken, tokenInfo } from './token-info.js';
 import type {
@@ -31,7 +32,8 @@ import type {
 // server's clock (server-clock.ts), the connection opened from a URL (connection.ts), and the
 // token info handed out (token-info.ts).
 
-const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
+// With `replicas` or `durable`, these wait until their write is held where asked.
+const REVOCATIONS: ReadonlySet<LuaScript> = new Set([EXPIRE_TOKEN, EXPIRE_USER_TOKENS]);
 // What the touch script answers for a token that is no longer there.
 const GONE = -1;
 
@@ -95,9 +97,18 @@ export class MultiTokenRepository<User = DefaultUser>
   private async script(script: LuaScript, key: string, args: string[]): Promise<unknown> {
     this.started = true;
     const store = await this.connection.ready(key);
-    const { replicas } = this.settings;
-    if (replicas > 0 && WRITES.has(script)) return runReplicatedScript(store, this.deadline, script, [key], args, replicas);
+    const waits = waitsOf(this.settings);
+    if (waits !== null && REVOCATIONS.has(script)) return runWaitedScript(store, this.deadline, script, [key], args, waits);
     return runScript(store, this.deadline, script, [key], args);
+  }
+
+  /** CREATE_TOKEN's reply, and the ids evicted: in one script, or confirmed after a wait (waited-write.ts). */
+  private async create(key: string, id: string, userId: string, ttlMs: number | null, recordTail: string): Promise<CreatedToken> {
+    this.started = true;
+    const store = await this.connection.ready(key);
+    const { idleMs, maxTokens, liveFingerprints } = this.settings;
+    const create = { id, userId, ttlMs, idleMs: idleMs ?? 0, cap: maxTokens ?? 0, recordTail, live: liveFingerprints };
+    return runCreate(store, this.deadline, key, create, waitsOf(this.settings));
   }
 
   private parse(key: string): ParsedToken | null {
@@ -122,19 +133,11 @@ export class MultiTokenRepository<User = DefaultUser>
     const scopes = options.scopes === undefined ? ['*'] : readTokenScopes(options.scopes);
     const meta = readMeta(options.meta);
     const ttlMs = options.ttl === undefined ? this.settings.ttlMs : positiveSeconds('ttl', options.ttl, true);
-    const { secrets, fingerprints, liveFingerprints, maxTokens, tokenPrefix, idleMs } = this.settings;
+    const { secrets, fingerprints, tokenPrefix } = this.settings;
 
     const key = generateToken(tokenPrefix, routingTag(userId));
     const id = tokenId(key, secrets[0] ?? null, fingerprints[0]);
-    const reply = await this.script(CREATE_TOKEN, hashKey, [
-      id,
-      userId,
-      ttlMs === null ? '' : String(ttlMs),
-      String(idleMs ?? 0),
-      String(maxTokens ?? 0),
-      recordTail(scopes, device, meta),
-      liveFingerprints,
-    ]);
+    const { reply, evicted: dropped } = await this.create(hashKey, id, userId, ttlMs, recordTail(scopes, device, meta));
     if (!Array.isArray(reply) || reply.length < 2) throw badReply('EVALSHA create');
     const now = normaliseInteger(reply[0], 'EVALSHA create');
     const outcome = normaliseInteger(reply[1], 'EVALSHA create');
@@ -142,7 +145,7 @@ export class MultiTokenRepository<User = DefaultUser>
       throw new MultiTokenError('ERR_MULTITOKEN_HASH_FULL', `the hash of this user's routing tag holds ${HASH_MAX_FIELDS} tokens, its bound; nothing was stored`);
     }
     const first = outcome === 1;
-    const evicted = normaliseStrings(reply.slice(2), 'EVALSHA create');
+    const evicted = normaliseStrings(dropped, 'EVALSHA create');
 
     const token: IssuedToken<User> = {
       key,

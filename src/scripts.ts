@@ -186,6 +186,57 @@ return reply
 `);
 
 /**
+ * Confirms a token that CREATE_TOKEN stored with a provisional lifetime, once its write is held
+ * where the options ask: gives it its lifetime, then evicts the user's other tokens closest to
+ * their end of life (as CREATE_TOKEN does) while the user is over the cap; prunes dead fields.
+ * KEYS: the tag's hash. ARGV: id, user id, ttl ms ('' = none), idle ms (0 = none), cap (0 = none),
+ * live fingerprints.
+ * Returns: { 1, evicted id, ... }, or { 0 } when the token is gone (revoked meanwhile).
+ */
+export const CONFIRM_TOKEN: LuaScript = lua('confirm', `
+local now = server_now()
+local user = ARGV[2]
+local idle = tonumber(ARGV[4])
+local cap = tonumber(ARGV[5])
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+local r = value and parse(value)
+if not r or r.user ~= user then return { 0 } end
+local e = life_end(r, idle)
+if e and e <= now then return { 0 } end
+r.expires = nil
+local expires = ''
+if ARGV[3] ~= '' then
+  r.expires = r.created + tonumber(ARGV[3])
+  expires = b36(r.expires)
+end
+local last = ''
+if r.last ~= r.created then last = b36(r.last) end
+local stored = b36(r.created) .. SEP .. expires .. SEP .. last .. SEP .. r.user
+if r.rest ~= '' then stored = stored .. SEP .. r.rest end
+redis.call('HSET', KEYS[1], ARGV[1], stored)
+local mine = {}
+local latest = sweep(now, idle, function(id, other, oe)
+  if id ~= ARGV[1] and other.user == user then mine[#mine + 1] = { id = id, e = oe or math.huge, last = other.last, created = other.created } end
+  return false
+end, live_set(ARGV[6]))
+local reply = { 1 }
+if cap > 0 and #mine >= cap then
+  table.sort(mine, function(a, b)
+    if a.e ~= b.e then return a.e < b.e end
+    if a.last ~= b.last then return a.last < b.last end
+    if a.created ~= b.created then return a.created < b.created end
+    return a.id < b.id
+  end)
+  for i = 1, #mine - cap + 1 do
+    redis.call('HDEL', KEYS[1], mine[i].id)
+    reply[#reply + 1] = mine[i].id
+  end
+end
+keep_alive(latest)
+return reply
+`);
+
+/**
  * Removes the first live token among the given ids (owned by the expected user, when one is
  * given); prunes dead fields.
  * KEYS: the tag's hash. ARGV: expected user id or '', idle ms, live fingerprints, id, ...
@@ -305,4 +356,4 @@ return server_now()
 `);
 
 /** Every script, for the specs that check them all. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, PRUNE_TOKENS, TOUCH_TOKEN, SERVER_TIME];
+export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_TOKEN, CONFIRM_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, PRUNE_TOKENS, TOUCH_TOKEN, SERVER_TIME];

@@ -11,7 +11,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { MultiTokenRepository } from '../../src/index.js';
-import { call, type RunningApp } from './http.js';
+import { call, callRepeated, type RunningApp } from './http.js';
 import { uniquePrefix, type RedisServer } from './redis-server.js';
 import { sharedRedis } from './shared-redis.js';
 import { ada, users, type User } from './users.js';
@@ -84,6 +84,15 @@ export function describeEdge(title: string, options: EdgeSuiteOptions): void {
       const res = await call(`${app.url}/me`, { headers: { authorization: 'Bearer a b' } });
       assert.equal(res.status, 400);
       assert.equal(res.challenge, INVALID_REQUEST);
+    });
+
+    it('answers two Authorization headers with 400 invalid_request, even when the first holds a valid token', async () => {
+      const { token } = await tokens.createToken(ada);
+      for (const second of [`Bearer ${token.key}`, 'Bearer other', 'Basic dXNlcjpwYXNz']) {
+        const res = await callRepeated(`${app.url}/me`, { authorization: [`Bearer ${token.key}`, second] });
+        assert.equal(res.status, 400, second);
+        assert.equal(res.challenge, INVALID_REQUEST);
+      }
     });
 
     it('answers a revoked token with 401 invalid_token', async () => {

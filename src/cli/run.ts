@@ -138,8 +138,12 @@ async function walkKeySpace<Result extends object>(
 
 async function execute(invocation: Exclude<Invocation, { kind: 'help' } | { kind: 'version' }>, io: CliIo): Promise<void> {
   const { options } = invocation;
-  const connection = await openConnection({ url: options.url, cluster: options.cluster, timeoutMs: options.timeoutMs });
+  const connection = await openConnection({ url: options.url, cluster: options.cluster, timeoutMs: options.timeoutMs, prefix: options.prefix });
   try {
+    // Walking one server of a cluster would undercount: say so rather than guess.
+    if ((invocation.kind === 'stats' || invocation.kind === 'prune') && connection.undetermined !== undefined) {
+      throw new OperationFailed(connection.undetermined);
+    }
     switch (invocation.kind) {
       case 'list': {
         const tokens = await listUserTokens(connection, options.prefix, invocation.userId, options.idleMs);

@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   // spec/fixtures are consumers of the built package, type-checked by their own spec.
-  { ignores: ['dist/', 'node_modules/', '.bench-out/', 'docs/api/', 'spec/fixtures/'] },
+  { ignores: ['dist/', 'node_modules/', '.bench-out/', 'docs/api/', 'spec/fixtures/', '.scratch/'] },
   js.configs.recommended,
   ...tseslint.configs.strictTypeChecked,
   {

@@ -3,7 +3,10 @@
 //   npm run bench                       full run (about 5 minutes); rewrites BENCHMARKS.md's
 //                                       results and bench/verification.svg
 //   npm run bench -- --quick            about a minute; results go to .bench-out/ only
-//   npm run bench -- --only=http,memory some sections (inprocess, malformed, http, growth, memory)
+//   npm run bench -- --only=http,memory some sections (inprocess, malformed, http, growth, memory,
+//                                       capacity)
+//   npm run bench -- --only=capacity    the capacity constants alone: rewrites
+//                                       capacity/constants.json and CAPACITY.md's generated part
 //   npm run bench -- --report-only      re-render the report from .bench-out/latest.json
 //
 // Every section talks to a throwaway redis-server on a free loopback port, never to one
@@ -16,13 +19,16 @@ import { cachingClient, contenderOps, plainClient, seedTokens } from './contende
 import { benchGrowth } from './growth.js';
 import { benchHttp } from './http.js';
 import { commandsPerCall, interleave, type Contender } from './inprocess.js';
+import { CAPACITY_FULL, CAPACITY_QUICK, constantsFile, measureCapacity, writeCapacityFiles, type CapacitySettings } from './capacity.js';
 import { benchMemory } from './memory.js';
 import { serverVersion } from './redis-info.js';
 import { renderChart, renderResults, spliceResults, type BenchResults, type Labelled, type Machine } from './report.js';
 import type { RedisClientType } from 'redis';
 
-const SECTIONS = ['inprocess', 'malformed', 'http', 'growth', 'memory'] as const;
+const SECTIONS = ['inprocess', 'malformed', 'http', 'growth', 'memory', 'capacity'] as const;
 type Section = (typeof SECTIONS)[number];
+/** The sections BENCHMARKS.md reports; capacity writes capacity/constants.json and CAPACITY.md. */
+const REPORT_SECTIONS = SECTIONS.filter((s) => s !== 'capacity');
 
 const ROOT = new URL('../', import.meta.url);
 const OUT = new URL('.bench-out/', ROOT);
@@ -34,6 +40,7 @@ interface Settings {
   growth: { sizes: number[]; rounds: number; createCalls: number; verifyMs: number };
   memory: { tokens: number };
   commandSamples: number;
+  capacity: CapacitySettings;
 }
 
 const FULL: Settings = {
@@ -42,18 +49,21 @@ const FULL: Settings = {
   inProcess: { rounds: 10, durationMs: 500, warmupMs: 500 },
   malformed: { rounds: 8, durationMs: 400, warmupMs: 300 },
   http: { rounds: 12, durationSeconds: 1, warmupSeconds: 1, connections: 64 },
-  growth: { sizes: [1, 10, 100, 1000, 10000], rounds: 3, createCalls: 100, verifyMs: 500 },
+  // One hash holds at most 500 tokens (HASH_MAX_FIELDS), and an uncapped create adds one.
+  growth: { sizes: [1, 10, 100, 499], rounds: 3, createCalls: 100, verifyMs: 500 },
   memory: { tokens: 100_000 },
   commandSamples: 2000,
+  capacity: CAPACITY_FULL,
 };
 
 const QUICK: Settings = {
   inProcess: { rounds: 4, durationMs: 250, warmupMs: 200 },
   malformed: { rounds: 3, durationMs: 250, warmupMs: 200 },
   http: { rounds: 3, durationSeconds: 1, warmupSeconds: 1, connections: 64 },
-  growth: { sizes: [1, 10, 100, 1000, 10000], rounds: 1, createCalls: 30, verifyMs: 250 },
+  growth: { sizes: [1, 10, 100, 499], rounds: 1, createCalls: 30, verifyMs: 250 },
   memory: { tokens: 20_000 },
   commandSamples: 500,
+  capacity: CAPACITY_QUICK,
 };
 
 const IN_PROCESS: readonly Labelled[] = [
@@ -92,7 +102,7 @@ function log(line: string): void {
 }
 
 function usage(): never {
-  console.log('usage: npm run bench [-- --quick] [--only=inprocess,malformed,http,growth,memory] [--report-only]');
+  console.log('usage: npm run bench [-- --quick] [--only=inprocess,malformed,http,growth,memory,capacity] [--report-only]');
   process.exit(0);
 }
 
@@ -228,6 +238,23 @@ async function run(quick: boolean, sections: readonly Section[]): Promise<BenchR
       log(`Redis memory per token at ${settings.memory.tokens} tokens (fresh servers)`);
       results.memory = await benchMemory(settings.memory.tokens, log);
     }
+    if (sections.includes('capacity')) {
+      log('capacity constants (Redis-side costs, memory, caching, cluster)');
+      const capacityStarted = Date.now();
+      const loadAtStart = loadavg();
+      const measured = await measureCapacity(settings.capacity, log);
+      const mode = quick ? 'quick' : 'full';
+      const file = constantsFile(measured, {
+        id: `bench-${mode}-${new Date(capacityStarted).toISOString().replace(/[:.]/g, '-')}`,
+        command: `npm run bench -- ${[quick ? '--quick' : '', sections.length === SECTIONS.length ? '' : `--only=${sections.join(',')}`].filter((a) => a !== '').join(' ')}`.trim(),
+        startedAt: new Date(capacityStarted).toISOString(),
+        seconds: (Date.now() - capacityStarted) / 1000,
+        loadAtStart,
+        redis: results.machine.redisServer,
+      });
+      // The capacity part stands alone: a full run of it, alone or with the rest, is official.
+      writeCapacityFiles(file, !quick, mode, log);
+    }
     results.seconds = (Date.now() - started) / 1000;
     results.machine.loadAverageAtEnd = loadavg();
     return results;
@@ -242,7 +269,7 @@ async function main(): Promise<void> {
   mkdirSync(OUT, { recursive: true });
   if (reportOnly) {
     const results = JSON.parse(readFileSync(new URL('latest.json', OUT), 'utf8')) as BenchResults;
-    writeReport(results, results.mode === 'full' && SECTIONS.every((s) => hasSection(results, s)));
+    writeReport(results, results.mode === 'full' && REPORT_SECTIONS.every((s) => hasSection(results, s)));
     return;
   }
   const results = await run(quick, sections);
@@ -250,8 +277,10 @@ async function main(): Promise<void> {
   writeFileSync(new URL(`results-${results.startedAt.replace(/[:.]/g, '-')}.json`, OUT), json);
   writeFileSync(new URL('latest.json', OUT), json);
   log(`took ${Math.round(results.seconds)} s; raw results in .bench-out/latest.json`);
-  writeReport(results, !quick && sections.length === SECTIONS.length);
-  console.log(`\n${renderResults(results)}`);
+  if (REPORT_SECTIONS.some((s) => sections.includes(s))) {
+    writeReport(results, !quick && REPORT_SECTIONS.every((s) => sections.includes(s)));
+    console.log(`\n${renderResults(results)}`);
+  }
 }
 
 function hasSection(results: BenchResults, section: Section): boolean {
@@ -266,6 +295,8 @@ function hasSection(results: BenchResults, section: Section): boolean {
       return results.growth !== undefined;
     case 'memory':
       return results.memory !== undefined;
+    case 'capacity':
+      return true; // not part of the report
   }
 }
 

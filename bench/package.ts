@@ -12,6 +12,7 @@ import type * as Keys from '../src/keys.js';
 import type * as Record from '../src/record.js';
 import type * as Deadline from '../src/deadline.js';
 import type * as Token from '../src/token.js';
+import type * as Scripts from '../src/scripts.js';
 
 const root = new URL('../', import.meta.url);
 const out = new URL('.bench-out/pkg/', root);
@@ -58,3 +59,5 @@ export const token = (await import(new URL('token.js', out).href)) as typeof Tok
 export const record = (await import(new URL('record.js', out).href)) as typeof Record;
 /** The deadline keeper, for pricing it alone. */
 export const deadline = (await import(new URL('deadline.js', out).href)) as typeof Deadline;
+/** The Lua scripts, for sending a touch as the repository sends it. */
+export const scripts = (await import(new URL('scripts.js', out).href)) as typeof Scripts;

@@ -1,9 +1,9 @@
 // The least-privilege Redis user the README documents is enough for every call of the package,
 // scripts included, and a missing command is a store error, never a false answer. The ACL is
-// read from the README itself, so the two cannot drift apart.
+// read from the Operations guide itself (docs/operations.md), so the two cannot drift apart.
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { createClient, type RedisClientType } from 'redis';
 import { nodeRedisStore } from '../src/client.js';
 import { MultiTokenRepository, MultiTokenStoreError, type TokenTouchFailedEvent } from '../src/index.js';
@@ -12,15 +12,15 @@ import { normaliseInteger } from '../src/replies.js';
 import { runScript } from '../src/run-script.js';
 import { PRUNE_TOKENS } from '../src/scripts.js';
 import { hashKeyOf } from './support/layout.js';
-import { startRedisServer, type RedisServer } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 const PASSWORD = 'acl-spec-password-0123456789';
 
-/** The `ACL SETUSER` rules of the README's Operations section: everything after the password. */
+/** The `ACL SETUSER` rules of docs/operations.md: everything after the password. */
 function readmeAcl(): { user: string; rules: string[] } {
-  const readme = readFileSync(new URL('../README.md', import.meta.url), 'utf8');
+  const readme = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
   const line = readme.split('\n').find((text) => text.startsWith('ACL SETUSER '));
-  assert.ok(line !== undefined, 'README.md has an ACL SETUSER line');
+  assert.ok(line !== undefined, 'docs/operations.md has an ACL SETUSER line');
   const [, , user, on, password, ...rules] = line.trim().split(/\s+/);
   assert.equal(on, 'on');
   assert.match(password ?? '', /^>/);
@@ -28,26 +28,15 @@ function readmeAcl(): { user: string; rules: string[] } {
 }
 
 describe('a Redis user with only the README’s ACL', () => {
-  let server: RedisServer;
-  let admin: RedisClientType;
+  // A server of the spec's own: it changes the server's users.
+  const shared = sharedRedis({ own: true });
   let client: RedisClientType;
   const { user, rules } = readmeAcl();
   const keyPrefix = rules.find((rule) => rule.startsWith('~'))!.slice(1).replace(/\*$/, '');
 
-  before(async () => {
-    // A server of the spec's own: it changes the server's users.
-    server = await startRedisServer();
-    admin = createClient({ url: server.url });
-    await admin.connect();
-    await admin.sendCommand(['ACL', 'SETUSER', user, 'on', `>${PASSWORD}`, ...rules]);
-    client = createClient({ url: `redis://${user}:${PASSWORD}@127.0.0.1:${server.port}` });
-    client.on('error', () => {});
-    await client.connect();
-  });
-  after(async () => {
-    await client.close();
-    await admin.close();
-    await server.stop();
+  shared.before(async () => {
+    await shared.client.sendCommand(['ACL', 'SETUSER', user, 'on', `>${PASSWORD}`, ...rules]);
+    client = await shared.connect({ url: `redis://${user}:${PASSWORD}@127.0.0.1:${shared.server.port}` });
   });
 
   it('serves every call: scripts, touch, several peppers, no expiry, pruning', async () => {
@@ -80,7 +69,7 @@ describe('a Redis user with only the README’s ACL', () => {
     // A token with no expiry of any kind makes the create script PERSIST the hash.
     const forever = new MultiTokenRepository({ redis: client, keyPrefix, ttl: null });
     await forever.createToken({ id: 'grace' });
-    assert.equal(await admin.pTTL(hashKeyOf(keyPrefix, 'grace')), -1);
+    assert.equal(await shared.client.pTTL(hashKeyOf(keyPrefix, 'grace')), -1);
 
     // The admin tools' prune script (EXISTS) runs as this user too.
     const pruned = await runScript(nodeRedisStore(client), new CallDeadline(2000), PRUNE_TOKENS, [hashKeyOf(keyPrefix, 'grace')], ['0']);
@@ -90,8 +79,8 @@ describe('a Redis user with only the README’s ACL', () => {
   it('answers a store error, not a false result, when the ACL lacks a command a script calls', async () => {
     // Redis checks the commands a script calls against the caller's ACL, not just EVALSHA.
     const narrower = 'acl-spec-no-hdel';
-    await admin.sendCommand(['ACL', 'SETUSER', narrower, 'on', `>${PASSWORD}`, ...rules, '-hdel']);
-    const limited: RedisClientType = createClient({ url: `redis://${narrower}:${PASSWORD}@127.0.0.1:${server.port}` });
+    await shared.client.sendCommand(['ACL', 'SETUSER', narrower, 'on', `>${PASSWORD}`, ...rules, '-hdel']);
+    const limited: RedisClientType = createClient({ url: `redis://${narrower}:${PASSWORD}@127.0.0.1:${shared.server.port}` });
     limited.on('error', () => {});
     await limited.connect();
     try {

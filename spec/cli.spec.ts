@@ -75,7 +75,7 @@ describe('the admin CLI', () => {
 
   describe('list', () => {
     it('shows exactly the live tokens of the user, and never a token', async () => {
-      const { tokens, common } = setup('cli-list');
+      const { tokens, common, prefix } = setup('cli-list');
       const phone = (await tokens.createToken({ id: 'ada' }, { device: 'phone', scopes: ['read', 'write'] })).token;
       const laptop = (await tokens.createToken({ id: 'ada' }, { device: 'laptop', ttl: null })).token;
       const dying = (await tokens.createToken({ id: 'ada' }, { ttl: 0.2 })).token;
@@ -93,6 +93,9 @@ describe('the admin CLI', () => {
       }
       assert.ok(text.stdout.includes(phone.id) && text.stdout.includes(laptop.id));
       assert.match(text.stdout, /^2 live tokens of user ada\.$/m);
+      // Which server and database it read: a wrong URL or database shows at once.
+      assert.ok(text.stdout.endsWith(`(${shared.server.url}/0, prefix '${prefix}')\n`), text.stdout);
+      assert.equal(json.server, `${shared.server.url}/0`);
 
       assert.equal(json.userId, 'ada');
       const iso = (date: Date | null): string | null => (date === null ? null : date.toISOString());
@@ -111,7 +114,7 @@ describe('the admin CLI', () => {
 
     it('says so when the user has no live token', async () => {
       const { common } = setup('cli-list-none');
-      assert.deepEqual(await cliJson(['list', 'nobody', ...common]), { userId: 'nobody', tokens: [] });
+      assert.deepEqual(await cliJson(['list', 'nobody', ...common]), { server: `${shared.server.url}/0`, userId: 'nobody', tokens: [] });
     });
   });
 
@@ -137,7 +140,7 @@ describe('the admin CLI', () => {
       assert.equal((await tokens.authenticate(second.key))?.token.id, second.id);
       assert.equal(again.status, 1);
       assertOneLine(again.stderr);
-      assert.deepEqual(JSON.parse(again.stdout), { userId: 'ada', tokenId: first.id, revoked: false });
+      assert.deepEqual(JSON.parse(again.stdout), { server: `${shared.server.url}/0`, userId: 'ada', tokenId: first.id, revoked: false });
     });
 
     it('revoke-all makes every token of the user fail authentication, and leaves other users alone', async () => {
@@ -145,11 +148,14 @@ describe('the admin CLI', () => {
       const mine = await Promise.all([1, 2, 3].map(async () => (await tokens.createToken({ id: 'ada' })).token));
       const other = (await tokens.createToken({ id: 'grace' })).token;
 
-      assert.deepEqual(await cliJson(['revoke-all', 'ada', ...common]), { userId: 'ada', revoked: 3 });
+      assert.deepEqual(await cliJson(['revoke-all', 'ada', ...common]), { server: `${shared.server.url}/0`, userId: 'ada', revoked: 3 });
       for (const token of mine) assert.equal(await tokens.authenticate(token.key), null);
       assert.equal((await tokens.authenticate(other.key))?.token.id, other.id);
       assert.deepEqual(await tokens.listTokens({ id: 'ada' }), []);
-      assert.deepEqual(await cliJson(['revoke-all', 'ada', ...common]), { userId: 'ada', revoked: 0 });
+      // Nothing left to revoke fails the run (more in spec/cli-hardening.spec.ts).
+      const again = await cli(['revoke-all', 'ada', ...common, '--json']);
+      assert.equal(again.status, 1);
+      assert.deepEqual(JSON.parse(again.stdout), { server: `${shared.server.url}/0`, userId: 'ada', revoked: 0 });
     });
   });
 
@@ -176,6 +182,7 @@ describe('the admin CLI', () => {
 
       const [stats, text] = await Promise.all([cliJson(['stats', ...common]), cli(['stats', ...common])]);
       assert.deepEqual(stats, {
+        server: `${shared.server.url}/0`,
         prefix,
         idleTimeout: null,
         cluster: false,
@@ -218,6 +225,7 @@ describe('the admin CLI', () => {
       await sleep(300);
 
       assert.deepEqual(await cliJson(['prune', ...common]), {
+        server: `${shared.server.url}/0`,
         prefix,
         idleTimeout: null,
         cluster: false,
@@ -397,6 +405,7 @@ describe('the admin CLI on a Redis Cluster', () => {
       const [first, second] = cluster.nodes.map((node) => node.url);
       const stats = await cliJson(['stats', '--url', first!, '--prefix', prefix]);
       assert.equal(stats.cluster, true);
+      assert.equal(stats.server, `the Redis Cluster seeded at ${first!}`);
       assert.equal(stats.servers, 3);
       assert.equal(stats.keys, 24);
       assert.equal(stats.users, 24);
@@ -405,7 +414,7 @@ describe('the admin CLI on a Redis Cluster', () => {
       assert.deepEqual(stats.byTimeLeft, { '<1h': 24, '<1d': 0, '<7d': 0, '<30d': 0, longer: 0, never: 0 });
 
       const pruned = await cliJson(['prune', '--url', second!, '--cluster', '--prefix', prefix]);
-      assert.deepEqual(pruned, { prefix, idleTimeout: null, cluster: true, servers: 3, keys: 24, keysPruned: 24, removed: 24 });
+      assert.deepEqual(pruned, { server: `the Redis Cluster seeded at ${second!}`, prefix, idleTimeout: null, cluster: true, servers: 3, keys: 24, keysPruned: 24, removed: 24 });
       const [after, list] = await Promise.all([
         cliJson(['stats', '--url', second!, '--cluster', '--prefix', prefix]),
         cliJson(['list', 'user-7', '--url', first!, '--prefix', prefix]),

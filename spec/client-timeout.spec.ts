@@ -3,10 +3,11 @@
 // keeps its own timeout for its own commands.
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
-import { createClient, TimeoutError, type RedisClientType } from 'redis';
+import { describe, it } from 'node:test';
+import { TimeoutError, type RedisClientType } from 'redis';
 import { MultiTokenRepository, MultiTokenStoreError } from '../src/index.js';
-import { startRedisServer, uniquePrefix, type RedisServer } from './support/redis-server.js';
+import { uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
   id: string;
@@ -15,26 +16,12 @@ interface User {
 const CLIENT_TIMEOUT_MS = 5;
 const ada: User = { id: 'ada' };
 
-let server: RedisServer;
-let admin: RedisClientType;
+// A server of the spec's own: the spec slows it with DEBUG SLEEP and stops it.
+const shared = sharedRedis({ own: true, args: ['--enable-debug-command', 'yes'] });
 let client: RedisClientType;
 
-before(async () => {
-  server = await startRedisServer(['--enable-debug-command', 'yes']);
-  admin = createClient({ url: server.url, socket: { reconnectStrategy: () => 20 } });
-  admin.on('error', () => {});
-  await admin.connect();
-  client = createClient({ url: server.url, commandOptions: { timeout: CLIENT_TIMEOUT_MS }, socket: { reconnectStrategy: () => 20 } });
-  // The outage below makes the client report its lost connection; the spec expects that.
-  client.on('error', () => {});
-  await client.connect();
-});
-
-after(async () => {
-  // destroy, not close: a failed spec may leave the server down, and close would wait for it.
-  client.destroy();
-  admin.destroy();
-  await server.stop();
+shared.before(async () => {
+  client = await shared.connect({ commandOptions: { timeout: CLIENT_TIMEOUT_MS }, socket: { reconnectStrategy: () => 20 } });
 });
 
 type Settled<T> = { value: T } | { error: unknown };
@@ -56,7 +43,7 @@ describe('a client whose own command timeout is 5 ms', () => {
     const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('slow'), touchInterval: 3600 });
     const { token } = await tokens.createToken(ada);
 
-    const slept = admin.sendCommand(['DEBUG', 'SLEEP', '0.3']);
+    const slept = shared.client.sendCommand(['DEBUG', 'SLEEP', '0.3']);
     await sleep(30); // the server is now asleep: every command sent from here waits for it
     const started = performance.now();
     const [found, created] = await Promise.all([tokens.authenticate(token.key), tokens.createToken(ada), slept]);
@@ -71,7 +58,7 @@ describe('a client whose own command timeout is 5 ms', () => {
     const impatient = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('outage'), timeout: 100 });
     await tokens.createToken(ada);
 
-    await server.stop();
+    await shared.server.stop();
     let creating: Promise<Settled<Created>>;
     try {
       await disconnected(client);
@@ -84,7 +71,7 @@ describe('a client whose own command timeout is 5 ms', () => {
       assert.ok('error' in failed && failed.error instanceof MultiTokenStoreError, 'the impatient call did not fail');
       assert.equal(failed.error.code, 'ERR_MULTITOKEN_TIMEOUT');
     } finally {
-      await server.restart();
+      await shared.server.restart();
     }
     const created = await creating;
     assert.ok('value' in created, `the call failed: ${'error' in created ? String(created.error) : ''}`);

@@ -3,21 +3,17 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+import { uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 const run = promisify(execFile);
-let server: RedisServer;
-
-before(async () => {
+before(() => {
   assert.ok(existsSync(new URL('../dist/cjs/index.js', import.meta.url)), 'dist/ is missing: run npm run build first');
-  server = await useRedis();
 });
 
-after(async () => {
-  await server.stop();
-});
+const shared = sharedRedis();
 
 const body = `
   const repo = new MultiTokenRepository({ redis: process.env.URL, keyPrefix: process.env.PREFIX });
@@ -32,7 +28,7 @@ const body = `
 async function runScript(args: string[], prefix: string): Promise<unknown> {
   const { stdout } = await run(process.execPath, args, {
     cwd: new URL('..', import.meta.url),
-    env: { ...process.env, URL: server.url, PREFIX: prefix },
+    env: { ...process.env, URL: shared.server.url, PREFIX: prefix },
   });
   return JSON.parse(stdout) as unknown;
 }

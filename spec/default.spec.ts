@@ -1,18 +1,11 @@
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { MultiToken, MultiTokenError, RedisMultiTokenStrategy } from '../src/index.js';
-import { uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+import { uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
-let server: RedisServer;
-
-before(async () => {
-  server = await useRedis();
-});
-
-after(async () => {
-  await MultiToken.close();
-  await server.stop();
-});
+const shared = sharedRedis();
+shared.after(() => MultiToken.close());
 
 describe('MultiToken, the default repository', () => {
   it('is what a strategy with no options uses', () => {
@@ -21,7 +14,7 @@ describe('MultiToken, the default repository', () => {
 
   it('takes options from configure() before first use, the last call winning', async () => {
     MultiToken.configure({ redis: 'redis://127.0.0.1:1', ttl: 5 });
-    MultiToken.configure({ redis: server.url, keyPrefix: uniquePrefix('default'), tokenPrefix: 'acme', ttl: 60 });
+    MultiToken.configure({ redis: shared.server.url, keyPrefix: uniquePrefix('default'), tokenPrefix: 'acme', ttl: 60 });
     const { token } = await MultiToken.createToken({ id: '7' });
     assert.match(token.key, /^acme_/);
     assert.equal(token.expiresAt!.getTime() - token.createdAt.getTime(), 60_000);

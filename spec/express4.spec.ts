@@ -6,8 +6,9 @@ import { after, before } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express4';
 import passport from 'passport';
 import { RedisMultiTokenStrategy } from '../src/index.js';
-import { ada, describeEdge, specUsers } from './support/edge-suite.js';
+import { describeEdge } from './support/edge-suite.js';
 import { call, listen } from './support/http.js';
+import { ada, users } from './support/users.js';
 
 const unhandled: unknown[] = [];
 const onUnhandled = (reason: unknown): void => {
@@ -26,7 +27,7 @@ describeEdge('Express 4.21 with passport', {
     const app = express();
     app.use(express.json());
     app.post('/login', (req: Request, res: Response, next: NextFunction) => {
-      const user = specUsers.get(String((req.body as { userId?: unknown }).userId));
+      const user = users.get(String((req.body as { userId?: unknown }).userId));
       tokens
         .createToken(user!, { device: req.get('user-agent') ?? null })
         .then(({ token, first }) => res.json({ token: token.key, firstDevice: first }))

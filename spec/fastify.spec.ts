@@ -8,8 +8,9 @@ import fastifySecureSession from '@fastify/secure-session';
 import Fastify from 'fastify';
 import { bearerChallenges } from '../src/fastify.js';
 import { RedisMultiTokenStrategy } from '../src/index.js';
-import { ada, describeEdge } from './support/edge-suite.js';
+import { describeEdge } from './support/edge-suite.js';
 import { call } from './support/http.js';
+import { ada } from './support/users.js';
 
 describeEdge('Fastify 5 with @fastify/passport', {
   async start(tokens) {

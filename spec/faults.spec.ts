@@ -1,70 +1,44 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import passport from 'passport';
-import { createClient, type RedisClientType } from 'redis';
 import { MultiTokenRepository, MultiTokenStoreError, RedisMultiTokenStrategy } from '../src/index.js';
 import { call, listen, type RunningApp } from './support/http.js';
-import { startRedisServer, uniquePrefix, type RedisServer } from './support/redis-server.js';
+import { startRedisServer, uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 const TIMEOUT_MS = 400;
 // What the deadline may overrun by: one tick of the shared timer plus a loaded machine.
 const SLACK_MS = 400;
 
-interface Setup {
-  server: RedisServer;
-  client: RedisClientType;
-  tokens: MultiTokenRepository;
-  app: RunningApp;
-  close(): Promise<void>;
-}
-
 function errorHandler(err: Error & { statusCode?: number; code?: string }, _req: Request, res: Response, _next: NextFunction): void {
   res.status(err.statusCode ?? 500).json({ code: err.code });
 }
 
-async function setup(): Promise<Setup> {
-  const server = await startRedisServer();
-  const client: RedisClientType = createClient({ url: server.url });
-  client.on('error', () => {});
-  await client.connect();
-  const tokens = new MultiTokenRepository({ redis: client, keyPrefix: uniquePrefix('faults'), timeout: TIMEOUT_MS });
-  const web = express();
-  web.get('/me', passport.authenticate(new RedisMultiTokenStrategy({ repository: tokens })), (req, res) => res.json(req.user));
-  web.use(errorHandler);
-  const app = await listen(web);
-  return {
-    server,
-    client,
-    tokens,
-    app,
-    async close() {
-      await app.close();
-      client.destroy();
-      await server.stop();
-    },
-  };
-}
-
 describe('when Redis is in trouble', () => {
-  let s: Setup;
-  before(async () => {
-    s = await setup();
+  // A server of the spec's own: the specs freeze and stop it.
+  const shared = sharedRedis({ own: true });
+  let tokens: MultiTokenRepository;
+  let app: RunningApp;
+  shared.before(async () => {
+    tokens = new MultiTokenRepository({ redis: shared.client, keyPrefix: uniquePrefix('faults'), timeout: TIMEOUT_MS });
+    const web = express();
+    web.get('/me', passport.authenticate(new RedisMultiTokenStrategy({ repository: tokens })), (req, res) => res.json(req.user));
+    web.use(errorHandler);
+    app = await listen(web);
   });
-  after(async () => {
-    await s.close();
-  });
+  shared.after(() => app.close());
 
   it('answers a valid token with 503 while Redis is frozen, within the timeout, and recovers after', async () => {
-    const { key } = (await s.tokens.createToken({ id: '1' })).token;
-    assert.equal((await call(`${s.app.url}/me`, { token: key })).status, 200);
+    const { key } = (await tokens.createToken({ id: '1' })).token;
+    assert.equal((await call(`${app.url}/me`, { token: key })).status, 200);
 
-    s.server.freeze();
+    shared.server.freeze();
     try {
       const started = Date.now();
-      const answers = await Promise.all([1, 2, 3].map(() => call(`${s.app.url}/me`, { token: key })));
+      const answers = await Promise.all([1, 2, 3].map(() => call(`${app.url}/me`, { token: key })));
       const elapsed = Date.now() - started;
       for (const res of answers) {
         assert.equal(res.status, 503);
@@ -73,22 +47,22 @@ describe('when Redis is in trouble', () => {
       assert.ok(elapsed < TIMEOUT_MS + SLACK_MS, `answered after ${elapsed} ms`);
       assert.ok(elapsed >= TIMEOUT_MS - 20, `answered after ${elapsed} ms, before the deadline`);
     } finally {
-      s.server.thaw();
+      shared.server.thaw();
     }
-    assert.equal((await call(`${s.app.url}/me`, { token: key })).status, 200);
+    assert.equal((await call(`${app.url}/me`, { token: key })).status, 200);
   });
 
   it('answers a valid token with 503, never 401 or 200, once Redis is stopped', async () => {
-    const { key } = (await s.tokens.createToken({ id: '2' })).token;
-    assert.equal((await call(`${s.app.url}/me`, { token: key })).status, 200);
-    await s.server.stop();
+    const { key } = (await tokens.createToken({ id: '2' })).token;
+    assert.equal((await call(`${app.url}/me`, { token: key })).status, 200);
+    await shared.server.stop();
     for (let i = 0; i < 3; i++) {
-      const res = await call(`${s.app.url}/me`, { token: key });
+      const res = await call(`${app.url}/me`, { token: key });
       assert.equal(res.status, 503);
     }
-    await assert.rejects(s.tokens.createToken({ id: '2' }), MultiTokenStoreError);
-    await assert.rejects(s.tokens.expireAllTokens({ id: '2' }), MultiTokenStoreError);
-    await s.server.restart();
+    await assert.rejects(tokens.createToken({ id: '2' }), MultiTokenStoreError);
+    await assert.rejects(tokens.expireAllTokens({ id: '2' }), MultiTokenStoreError);
+    await shared.server.restart();
   });
 });
 
@@ -98,7 +72,7 @@ describe('a repository whose Redis never came up', () => {
     const url = server.url;
     await server.stop();
     const tokens = new MultiTokenRepository({ redis: url, timeout: TIMEOUT_MS });
-    const { key } = { key: 'rmt_' + '0'.repeat(55) };
+    const { key } = { key: 'rmt_' + '0'.repeat(60) };
     try {
       await assert.rejects(tokens.createToken({ id: '1' }), { name: 'MultiTokenStoreError' });
       // A malformed token is still refused without I/O, Redis or not.

@@ -4,12 +4,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Cluster, Redis } from 'ioredis';
 import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis5';
-import { createClient, type RedisClientType } from 'redis';
 import { MultiTokenRepository, type IoRedisClientLike } from '../src/index.js';
 import { generateToken, routingTag } from '../src/token.js';
 import { exerciseLifecycle } from './support/lifecycle.js';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
-import { uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+import { uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
   id: string;
@@ -25,12 +25,6 @@ async function exercise(redis: IoRedisClientLike, count = 2): Promise<string> {
   return keyPrefix;
 }
 
-async function keysLike(admin: RedisClientType, pattern: string): Promise<string[]> {
-  const keys: string[] = [];
-  for await (const batch of admin.scanIterator({ MATCH: pattern, COUNT: 1000 })) keys.push(...batch);
-  return keys;
-}
-
 type IoClient = IoRedisClientLike & { disconnect(): void };
 interface Version {
   label: string;
@@ -44,27 +38,21 @@ const versions: Version[] = [
 ];
 
 describe('ioredis', () => {
-  let server: RedisServer;
-  let admin: RedisClientType;
+  const shared = sharedRedis();
   let cluster: RedisCluster;
   before(async () => {
-    server = await useRedis();
-    admin = createClient({ url: server.url });
-    await admin.connect();
     cluster = await startRedisCluster();
   });
   after(async () => {
-    admin.destroy();
-    await server.stop();
     await cluster.stop();
   });
 
   for (const { label, standalone, cluster: clusterOf } of versions) {
     it(`runs the whole lifecycle on an ${label} client`, async () => {
-      const client = standalone(server.url);
+      const client = standalone(shared.server.url);
       try {
         const keyPrefix = await exercise(client);
-        assert.equal((await keysLike(admin, `${keyPrefix}*`)).length, 1);
+        assert.equal((await shared.keysUnder(keyPrefix)).length, 1);
       } finally {
         client.disconnect();
       }
@@ -72,12 +60,12 @@ describe('ioredis', () => {
 
     it(`folds an ${label} keyPrefix into every key, logout-all included`, async () => {
       const ioPrefix = `${uniquePrefix('io')}app:`;
-      const client = standalone(server.url, { keyPrefix: ioPrefix });
+      const client = standalone(shared.server.url, { keyPrefix: ioPrefix });
       try {
         const keyPrefix = await exercise(client, 3);
-        const keys = await keysLike(admin, `${ioPrefix}${keyPrefix}*`);
+        const keys = await shared.keysUnder(`${ioPrefix}${keyPrefix}`);
         assert.equal(keys.length, 1, 'the kept token lives under both prefixes');
-        assert.deepEqual(await keysLike(admin, `${keyPrefix}*`), [], 'nothing escaped the ioredis prefix');
+        assert.deepEqual(await shared.keysUnder(keyPrefix), [], 'nothing escaped the ioredis prefix');
       } finally {
         client.disconnect();
       }
@@ -100,7 +88,7 @@ describe('ioredis', () => {
 
   it('refuses an ioredis client that reads from replicas, with a TypeError naming redis', () => {
     const client = new Cluster([{ host: '127.0.0.1', port: cluster.nodes[0]!.port }], { lazyConnect: true, scaleReads: 'slave' });
-    const replica = new Redis(server.url, { lazyConnect: true, role: 'slave' });
+    const replica = new Redis(shared.server.url, { lazyConnect: true, role: 'slave' });
     try {
       assert.throws(() => new MultiTokenRepository({ redis: client }), /^TypeError: redis: .*replicas/);
       assert.throws(() => new MultiTokenRepository({ redis: replica }), /^TypeError: redis: .*replicas/);

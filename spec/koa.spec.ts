@@ -5,8 +5,9 @@ import Router from '@koa/router';
 import Koa from 'koa';
 import passport from 'koa-passport';
 import { RedisMultiTokenStrategy, type TokenInfo } from '../src/index.js';
-import { describeEdge, type SpecUser } from './support/edge-suite.js';
+import { describeEdge } from './support/edge-suite.js';
 import { listen } from './support/http.js';
+import type { User } from './support/users.js';
 
 describeEdge('Koa 3 with koa-passport', {
   async start(tokens) {
@@ -15,7 +16,7 @@ describeEdge('Koa 3 with koa-passport', {
     // Koa answers a store error with its status (503) on its own; silent keeps the expected
     // errors of the Redis-down check out of the test output.
     app.silent = true;
-    const router = new Router<{ user?: SpecUser; authInfo?: TokenInfo }>();
+    const router = new Router<{ user?: User; authInfo?: TokenInfo }>();
     router.get('/me', passport.authenticate('redis-multi-token'), (ctx) => {
       ctx.body = { user: ctx.state.user, token: ctx.state.authInfo };
     });

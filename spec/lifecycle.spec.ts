@@ -3,7 +3,6 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import express from 'express';
 import passport from 'passport';
-import { createClient, type RedisClientType } from 'redis';
 import {
   MultiTokenRepository,
   RedisMultiTokenStrategy,
@@ -11,10 +10,9 @@ import {
   type TokenCreatedEvent,
   type TokenExpiredEvent,
 } from '../src/index.js';
-import { callsOf } from './support/commands.js';
 import { call, listen } from './support/http.js';
 import { hashKeyOf } from './support/layout.js';
-import { startRedisServer, uniquePrefix } from './support/redis-server.js';
+import { uniquePrefix } from './support/redis-server.js';
 import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
@@ -60,14 +58,6 @@ describe('device metadata and listTokens', () => {
     }
     const byAuthInfo = await tokens.listTokens(ada, { current: laptop });
     assert.deepEqual(byAuthInfo.map((t) => t.current), [true, false]);
-  });
-
-  it('refuses meta that is too big, with a TypeError naming meta', async () => {
-    const { tokens } = repository();
-    const many = Object.fromEntries(Array.from({ length: 17 }, (_, i) => [`k${i}`, 'v']));
-    await assert.rejects(tokens.createToken(ada, { meta: many }), /^TypeError: meta/);
-    await assert.rejects(tokens.createToken(ada, { meta: { k: 'v'.repeat(257) } }), /^TypeError: meta/);
-    await assert.rejects(tokens.createToken(ada, { device: 42 as unknown as string }), /^TypeError: device/);
   });
 
   it('turns control characters of a device label, such as a tab in a User-Agent, into spaces', async () => {
@@ -220,41 +210,6 @@ describe('expiry', () => {
     }
     await sleep(Math.max(0, token.expiresAt!.getTime() - Date.now()) + 50);
     assert.equal(await tokens.authenticate(token.key), null);
-  });
-});
-
-describe('lastUsedAt', () => {
-  it('is written a bounded number of times for a token used every 10 ms', async () => {
-    const own = await startRedisServer();
-    const client: RedisClientType = createClient({ url: own.url });
-    await client.connect();
-    try {
-      const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('touch'), touchInterval: 0.2 });
-      const { token } = await tokens.createToken(ada);
-      await client.configResetStat();
-      const started = Date.now();
-      let last = token.lastUsedAt.getTime();
-      while (Date.now() - started < 1000) {
-        const found = await tokens.authenticate(token.key);
-        assert.ok(found !== null);
-        last = Math.max(last, found.token.lastUsedAt.getTime());
-        await sleep(10);
-      }
-      const elapsed = Date.now() - started;
-      const writes = await callsOf(client, 'hset');
-      // One write per started interval at most; at least a few, so the count can fail both ways.
-      assert.ok(writes <= Math.ceil(elapsed / 200) + 1, `${writes} writes in ${elapsed} ms`);
-      assert.ok(writes >= 3, `${writes} writes in ${elapsed} ms`);
-      assert.ok(last > token.lastUsedAt.getTime(), 'lastUsedAt moved');
-      // Without idleTimeout a verification shows the use recorded before it, and its own touch
-      // lands after it answered: the list shows that last write, never less.
-      const [info] = await tokens.listTokens(ada);
-      assert.ok(info!.lastUsedAt.getTime() >= last, 'the list shows the latest recorded use');
-      assert.ok(info!.lastUsedAt.getTime() - last <= 200 + 500, 'by at most one touch interval and a slow loop turn more');
-    } finally {
-      await client.close();
-      await own.stop();
-    }
   });
 });
 

@@ -1,42 +1,23 @@
-// Revocation is final, and every answer comes within its deadline: replicas and failover,
-// client-side caching, eviction, a full memory, a restarted server. All on real servers.
+// Revocation is final, on real servers: through a failover (revocations wait for replicas,
+// reads go to the master), and through a client-side cache (a bounded revocation window).
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
-import { after, before, describe, it } from 'node:test';
-import { createClient, createClientPool, createSentinel, type RedisClientType } from 'redis';
-import { MultiTokenError, MultiTokenRepository, type TokenTouchFailedEvent } from '../src/index.js';
+import { describe, it } from 'node:test';
+import { createClient, createClientPool, createSentinel } from 'redis';
+import { MultiTokenError, MultiTokenRepository } from '../src/index.js';
 import { startRedisSentinel, startRedisServer, uniquePrefix, type RedisServer } from './support/redis-server.js';
+import { connectTo, sharedRedis } from './support/shared-redis.js';
+import { until } from './support/until.js';
 
 interface User {
   id: string;
 }
 
-/** Resolves once `check` returns true, polling every 50 ms; rejects after `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function admin(server: RedisServer): Promise<RedisClientType> {
-  const client: RedisClientType = createClient({ url: server.url });
-  client.on('error', () => {});
-  await client.connect();
-  return client;
-}
-
 async function replicaOf(master: RedisServer): Promise<{ replica: RedisServer; close(): Promise<void> }> {
   const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
-  const watch = await admin(replica);
+  const watch = await connectTo(replica);
   await until('the replica to sync', async () => /master_link_status:up/.test(await watch.info('replication')));
   watch.destroy();
   return { replica, close: () => replica.stop() };
@@ -47,7 +28,7 @@ describe('replicas: revocations wait until replicas hold them', () => {
     const master = await startRedisServer();
     const { replica } = await replicaOf(master);
     const sentinel = await startRedisSentinel(master, { fast: true });
-    const watcher = await admin(sentinel);
+    const watcher = await connectTo(sentinel);
     await until('the sentinel to know the replica', async () => {
       const replicas = await watcher.sendCommand<unknown[]>(['SENTINEL', 'REPLICAS', 'mymaster']);
       return replicas.length === 1;
@@ -88,7 +69,7 @@ describe('replicas: revocations wait until replicas hold them', () => {
     const master = await startRedisServer();
     const { replica } = await replicaOf(master);
     const sentinel = await startRedisSentinel(master);
-    const watcher = await admin(sentinel);
+    const watcher = await connectTo(sentinel);
     await until('the sentinel to know the replica', async () => {
       const replicas = await watcher.sendCommand<unknown[]>(['SENTINEL', 'REPLICAS', 'mymaster']);
       return replicas.length === 1;
@@ -168,17 +149,11 @@ describe('replicas: revocations wait until replicas hold them', () => {
 });
 
 describe('client-side caching: a bounded revocation window', () => {
-  let server: RedisServer;
-  before(async () => {
-    server = await startRedisServer();
-  });
-  after(async () => {
-    await server.stop();
-  });
+  const shared = sharedRedis({ own: true });
 
   it('honours a revocation made by another process within cacheFence', async () => {
     const prefix = uniquePrefix('fence');
-    const cached = createClient({ url: server.url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1000 } });
+    const cached = createClient({ url: shared.server.url, RESP: 3, clientSideCache: { ttl: 0, maxEntries: 1000 } });
     await cached.connect();
     try {
       const bound = 100;
@@ -187,7 +162,7 @@ describe('client-side caching: a bounded revocation window', () => {
       // Warm the cache, then keep verifying while another process revokes.
       assert.notEqual(await tokens.authenticate(token.key), null);
       const source = `import { MultiTokenRepository } from './src/index.ts';
-        const tokens = new MultiTokenRepository({ redis: ${JSON.stringify(server.url)}, keyPrefix: ${JSON.stringify(prefix)} });
+        const tokens = new MultiTokenRepository({ redis: ${JSON.stringify(shared.server.url)}, keyPrefix: ${JSON.stringify(prefix)} });
         const ok = await tokens.expireToken(process.argv[1]);
         console.log(JSON.stringify({ ok, at: Date.now() }));
         await tokens.close();`;
@@ -245,174 +220,15 @@ describe('client-side caching: a bounded revocation window', () => {
   });
 
   it('refuses a caching pool or Sentinel client, which it cannot fence, with a TypeError naming redis', () => {
-    const pool = createClientPool({ url: server.url, RESP: 3 }, { clientSideCache: { ttl: 0, maxEntries: 10 } });
+    const pool = createClientPool({ url: shared.server.url, RESP: 3 }, { clientSideCache: { ttl: 0, maxEntries: 10 } });
     assert.throws(() => new MultiTokenRepository({ redis: pool }), /^TypeError: redis: .*cacheFence: null/);
     assert.doesNotThrow(() => new MultiTokenRepository({ redis: pool, cacheFence: null }));
     const sentinel = createSentinel({
       name: 'mymaster',
-      sentinelRootNodes: [{ host: '127.0.0.1', port: server.port }],
+      sentinelRootNodes: [{ host: '127.0.0.1', port: shared.server.port }],
       RESP: 3,
       clientSideCache: { ttl: 0, maxEntries: 10 },
     });
     assert.throws(() => new MultiTokenRepository({ redis: sentinel }), /^TypeError: redis: .*cacheFence: null/);
-  });
-});
-
-describe('eviction is loud', () => {
-  it('warns once under allkeys-lru, and never under noeviction', async () => {
-    const warnings: Error[] = [];
-    const listener = (warning: Error): void => {
-      if ((warning as Error & { code?: string }).code === 'MULTITOKEN_EVICTION_POLICY') warnings.push(warning);
-    };
-    process.on('warning', listener);
-    const quiet = await startRedisServer(['--maxmemory-policy', 'noeviction']);
-    const loud = await startRedisServer(['--maxmemory', '64mb', '--maxmemory-policy', 'allkeys-lru']);
-    const clients = [await admin(quiet), await admin(loud)];
-    try {
-      const calm = new MultiTokenRepository<User>({ redis: clients[0]!, keyPrefix: uniquePrefix('policy') });
-      await calm.createToken({ id: 'ada' });
-      await sleep(100);
-      assert.equal(warnings.length, 0, 'a warning under noeviction');
-      for (let i = 0; i < 3; i++) {
-        const tokens = new MultiTokenRepository<User>({ redis: clients[1]!, keyPrefix: uniquePrefix('policy') });
-        const { token } = await tokens.createToken({ id: 'ada' });
-        await tokens.authenticate(token.key);
-      }
-      await until('the warning', async () => warnings.length > 0, 2000);
-      await sleep(100);
-      assert.equal(warnings.length, 1);
-      assert.match(warnings[0]!.message, /allkeys-lru/);
-    } finally {
-      process.off('warning', listener);
-      for (const client of clients) client.destroy();
-      await quiet.stop();
-      await loud.stop();
-    }
-  });
-});
-
-describe('a touch that fails', () => {
-  for (const idleTimeout of [null, 60] as const) {
-    it(`never fails a verification whose read succeeded: memory full under noeviction (idleTimeout ${String(idleTimeout)})`, async () => {
-      const server = await startRedisServer(['--maxmemory-policy', 'noeviction']);
-      const client = await admin(server);
-      try {
-        const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('oom'), touchInterval: 0, idleTimeout });
-        const failed: TokenTouchFailedEvent[] = [];
-        tokens.on('touchFailed', (event) => failed.push(event));
-        const issued = [];
-        for (let i = 0; i < 5; i++) issued.push((await tokens.createToken({ id: `user-${i}` })).token);
-        // Memory full: the limit set below what is in use, so every write is refused with OOM.
-        const used = Number(/used_memory:(\d+)/.exec(await client.info('memory'))![1]);
-        await client.configSet('maxmemory', String(used - 64 * 1024));
-        await assert.rejects(client.set('filler', 'x'), /OOM/);
-        await assert.rejects(tokens.createToken({ id: 'late' }), { name: 'MultiTokenStoreError' });
-        for (const token of issued) {
-          const found = await tokens.authenticate(token.key);
-          assert.equal(found?.user.id, token.userId, 'a valid token is accepted while its touch cannot be written');
-        }
-        await until('every touch to be reported', async () => failed.length === issued.length, 3000);
-        assert.deepEqual(failed.map((f) => f.id).sort(), issued.map((t) => t.id).sort());
-        for (const event of failed) assert.equal(event.error.code, 'ERR_MULTITOKEN_STORE');
-      } finally {
-        client.destroy();
-        await server.stop();
-      }
-    });
-  }
-
-  /** A repository on a server whose DEBUG SLEEP a second connection can send at will. */
-  async function stallable(options: { findUser?: (id: string) => User }): Promise<{
-    tokens: MultiTokenRepository<User>;
-    stall(seconds: number): void;
-    failed: TokenTouchFailedEvent[];
-    close(): Promise<void>;
-  }> {
-    const server = await startRedisServer(['--enable-debug-command', 'yes']);
-    const client = await admin(server);
-    const staller = await admin(server);
-    const tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix: uniquePrefix('stall'), timeout: 600, idleTimeout: 60, touchInterval: 0, ...options });
-    const failed: TokenTouchFailedEvent[] = [];
-    tokens.on('touchFailed', (event) => failed.push(event));
-    return {
-      tokens,
-      failed,
-      stall: (seconds) => void staller.sendCommand(['DEBUG', 'SLEEP', String(seconds)]).catch(() => {}),
-      async close() {
-        client.destroy();
-        await server.stop();
-        staller.destroy();
-      },
-    };
-  }
-
-  it('answers 503 within timeout plus a tick when Redis stalls twice before the read answers', async () => {
-    const s = await stallable({});
-    try {
-      const { token } = await s.tokens.createToken({ id: 'ada' });
-      // Two stalls in a row (0.3 s, then 0.5 s) on the server, ahead of the read.
-      s.stall(0.3);
-      await sleep(20);
-      s.stall(0.5);
-      const started = performance.now();
-      await assert.rejects(s.tokens.authenticate(token.key), { code: 'ERR_MULTITOKEN_TIMEOUT' });
-      const elapsed = performance.now() - started;
-      assert.ok(elapsed <= 600 + 100, `answered after ${Math.round(elapsed)} ms`);
-    } finally {
-      await s.close();
-    }
-  });
-
-  it('shares the verification\'s deadline: a read and a touch that both stall answer within timeout plus a tick, and accept', async () => {
-    let stallTouch = false;
-    // findUser runs between the read and the touch: the hook stalls Redis a second time there.
-    const s = await stallable({
-      findUser: (id) => {
-        if (stallTouch) s.stall(0.5);
-        return { id };
-      },
-    });
-    try {
-      const { token } = await s.tokens.createToken({ id: 'ada' });
-      // A first verification measures the server's clock; this one is the read and the touch.
-      assert.notEqual(await s.tokens.authenticate(token.key), null);
-      stallTouch = true;
-      s.stall(0.3);
-      await sleep(20);
-      const started = performance.now();
-      const found = await s.tokens.authenticate(token.key);
-      const elapsed = performance.now() - started;
-      assert.equal(found?.user.id, 'ada');
-      assert.ok(elapsed <= 600 + 100, `answered after ${Math.round(elapsed)} ms: the touch got a deadline of its own`);
-      assert.equal(s.failed.length, 1);
-      assert.equal(s.failed[0]!.error.code, 'ERR_MULTITOKEN_TIMEOUT');
-    } finally {
-      await s.close();
-    }
-  });
-
-});
-
-describe('a connection the repository opened itself', () => {
-  it('serves again within a second of a restarted Redis accepting connections', async () => {
-    const server = await startRedisServer();
-    const tokens = new MultiTokenRepository<User>({ redis: server.url, keyPrefix: uniquePrefix('reconnect'), timeout: 300 });
-    try {
-      const { token } = await tokens.createToken({ id: 'ada' });
-      await server.stop();
-      // Long enough for the backoff to reach its cap.
-      for (let i = 0; i < 6; i++) {
-        await assert.rejects(tokens.authenticate(token.key), { name: 'MultiTokenStoreError' });
-        await sleep(250);
-      }
-      await server.restart();
-      const back = performance.now();
-      await until('the repository to serve again', async () => (await tokens.authenticate(token.key)) === null, 5000);
-      const elapsed = performance.now() - back;
-      assert.ok(elapsed < 1000, `first success ${Math.round(elapsed)} ms after the server was back`);
-    } finally {
-      await tokens.close();
-      await server.stop();
-    }
   });
 });

@@ -3,7 +3,7 @@
 // by reading every script's source; and each one parses under Lua 5.4 as well as Redis's 5.1.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createClient, type RedisClientType } from 'redis';
+import type { RedisClientType } from 'redis';
 import { LuaFactory, LuaReturn, type LuaEngine } from 'wasmoon';
 import { nodeRedisStore } from '../src/client.js';
 import { MultiTokenRepository, type TokenTouchFailedEvent } from '../src/index.js';
@@ -13,7 +13,7 @@ import { runScript } from '../src/run-script.js';
 import * as scripts from '../src/scripts.js';
 import { ALL_SCRIPTS, PRUNE_TOKENS } from '../src/scripts.js';
 import { hashKeyOf } from './support/layout.js';
-import { startRedisServer, type RedisServer } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
   id: string;
@@ -174,19 +174,18 @@ describe('under Lua 5.4', () => {
 // On a Redis whose ACL lets one client reach one tag hash and nothing else.
 
 const PREFIX = 'acl:';
-const SCRIPT_COMMANDS = ['+time', '+hget', '+hset', '+hdel', '+hgetall', '+pexpireat', '+persist', '+pttl', '+exists'];
+const SCRIPT_COMMANDS = ['+time', '+hget', '+hset', '+hdel', '+hgetall', '+hlen', '+pexpireat', '+persist', '+pttl', '+exists'];
 
 describe('a client allowed only the user\'s tag hash', () => {
   const ada: User = { id: 'ada' };
   const key = hashKeyOf(PREFIX, ada.id);
-  let server: RedisServer;
+  // A server of the spec's own: it changes the server's users.
+  const shared = sharedRedis({ own: true });
   let admin: RedisClientType;
   let scoped: RedisClientType;
 
-  before(async () => {
-    server = await startRedisServer();
-    admin = createClient({ url: server.url });
-    await admin.connect();
+  shared.before(async () => {
+    admin = shared.client;
     // `~` is a glob pattern; the tag key holds no glob character, so it matches that key alone.
     assert.doesNotMatch(key, /[*?[\]\\]/);
     await admin.sendCommand([
@@ -194,14 +193,7 @@ describe('a client allowed only the user\'s tag hash', () => {
       // INFO: the one-time eviction-policy check (keyless, so no key pattern is involved).
       '-@all', '+evalsha', '+eval', '+hmget', '+info', ...SCRIPT_COMMANDS,
     ]);
-    scoped = createClient({ url: `redis://scoped:scoped-password@127.0.0.1:${server.port}` });
-    await scoped.connect();
-  });
-
-  after(async () => {
-    await scoped.close();
-    await admin.close();
-    await server.stop();
+    scoped = await shared.connect({ url: `redis://scoped:scoped-password@127.0.0.1:${shared.server.port}` });
   });
 
   it('runs the whole lifecycle, touches and pruning included, with no ACL denial', async () => {

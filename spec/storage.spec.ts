@@ -2,12 +2,12 @@
 // other's tokens, agree on what is revoked, and stamp times from the server's clock; a user's tokens live and die together
 // under memory eviction; the per-user cap is on by default.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createClient, type RedisClientType } from 'redis';
+import { describe, it } from 'node:test';
+import type { RedisClientType } from 'redis';
 import { MultiTokenRepository, type MultiTokenRepositoryOptions, type TokenExpiredEvent } from '../src/index.js';
 import { decodeRecord } from '../src/record.js';
 import { hashKeyOf } from './support/layout.js';
-import { startRedisServer, uniquePrefix, type RedisServer } from './support/redis-server.js';
+import { uniquePrefix } from './support/redis-server.js';
 import { sharedRedis } from './support/shared-redis.js';
 
 interface User {
@@ -149,26 +149,15 @@ describe('a Redis that evicts keys under memory pressure', () => {
   const USERS = 150;
   const TOKENS_PER_USER = 4;
   const FILLER = 'x'.repeat(2048);
-  let server: RedisServer;
-  let admin: RedisClientType;
+  const evicting = sharedRedis({ own: true, args: ['--maxmemory', '3mb', '--maxmemory-policy', 'allkeys-lru', '--maxmemory-samples', '3'] });
   let client: RedisClientType;
 
-  before(async () => {
-    server = await startRedisServer(['--maxmemory', '3mb', '--maxmemory-policy', 'allkeys-lru', '--maxmemory-samples', '3']);
-    admin = createClient({ url: server.url });
-    await admin.connect();
-    client = createClient({ url: server.url });
-    await client.connect();
-  });
-
-  after(async () => {
-    await client.close();
-    await admin.close();
-    await server.stop();
+  evicting.before(async () => {
+    client = await evicting.connect();
   });
 
   async function evicted(): Promise<number> {
-    return Number(/^evicted_keys:(\d+)/m.exec(await admin.info('stats'))?.[1] ?? NaN);
+    return Number(/^evicted_keys:(\d+)/m.exec(await evicting.client.info('stats'))?.[1] ?? NaN);
   }
 
   it('keeps each user\'s tokens all or none, and expireAllTokens leaves none that authenticates', async () => {
@@ -184,18 +173,18 @@ describe('a Redis that evicts keys under memory pressure', () => {
       }),
     );
     const hashes = users.map((user) => hashKeyOf(prefix, user.id));
-    assert.equal(await admin.exists(hashes), USERS);
+    assert.equal(await evicting.client.exists(hashes), USERS);
 
     // Filler until the server has evicted at least one user's hash.
     let filler = 0;
-    while ((await admin.exists(hashes)) === USERS) {
+    while ((await evicting.client.exists(hashes)) === USERS) {
       assert.ok(filler < 5000, 'the server never evicted a user\'s hash');
-      await Promise.all(Array.from({ length: 20 }, () => admin.set(`filler:${filler++}`, FILLER)));
+      await Promise.all(Array.from({ length: 20 }, () => evicting.client.set(`filler:${filler++}`, FILLER)));
     }
     assert.ok((await evicted()) > 0);
 
     // Eviction paused while each user's tokens are read, so the reads see one state.
-    await admin.configSet('maxmemory', '0');
+    await evicting.client.configSet('maxmemory', '0');
     let gone = 0;
     for (const user of users) {
       const keys = keysOf.get(user.id)!;
@@ -206,10 +195,10 @@ describe('a Redis that evicts keys under memory pressure', () => {
     assert.ok(gone > 0 && gone < USERS, `${gone} of ${USERS} users lost their tokens: the check needs both kinds`);
 
     // Logging out everywhere under pressure, with keys evicted around it.
-    await admin.configSet('maxmemory', '3mb');
+    await evicting.client.configSet('maxmemory', '3mb');
     const before = await evicted();
     for (const user of users) {
-      await Promise.all(Array.from({ length: 4 }, () => admin.set(`filler:${filler++}`, FILLER)));
+      await Promise.all(Array.from({ length: 4 }, () => evicting.client.set(`filler:${filler++}`, FILLER)));
       await tokens.expireAllTokens(user);
       assert.equal(await liveCount(tokens, keysOf.get(user.id)!), 0, `a token of ${user.id} still authenticates`);
     }

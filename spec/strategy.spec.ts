@@ -12,22 +12,12 @@ import {
 } from '../src/index.js';
 import { commandCount } from './support/commands.js';
 import { call, listen, type RunningApp } from './support/http.js';
-import { startRedisServer, uniquePrefix, useRedis, type RedisServer } from './support/redis-server.js';
+import { startRedisServer, uniquePrefix } from './support/redis-server.js';
+import { sharedRedis } from './support/shared-redis.js';
+import { users, type User } from './support/users.js';
 
-interface User {
-  id: string;
-  name: string;
-}
-
-const users = new Map<string, User>([
-  ['1', { id: '1', name: 'ada' }],
-  ['2', { id: '2', name: 'grace' }],
-  ['3', { id: '3', name: 'linus' }],
-]);
-
-let server: RedisServer;
+const shared = sharedRedis();
 let app: RunningApp;
-let redis: RedisClientType;
 let scoped: MultiTokenRepository<User>;
 const routeOptions: { scope: string; session?: boolean } = { scope: 'read' };
 
@@ -35,13 +25,10 @@ function errorHandler(err: Error & { statusCode?: number }, _req: Request, res: 
   res.status(err.statusCode ?? 500).json({ code: (err as { code?: string }).code });
 }
 
-before(async () => {
-  server = await useRedis();
+shared.before(async () => {
   // The default MultiToken reads REDIS_URL on first use: this is the zero-config path.
-  process.env.REDIS_URL = server.url;
-  redis = createClient({ url: server.url });
-  await redis.connect();
-  scoped = new MultiTokenRepository<User>({ redis, keyPrefix: uniquePrefix('scoped'), findUser: (id) => users.get(id) ?? null });
+  process.env.REDIS_URL = shared.server.url;
+  scoped = new MultiTokenRepository<User>({ redis: shared.client, keyPrefix: uniquePrefix('scoped'), findUser: (id) => users.get(id) ?? null });
 
   passport.use(new RedisMultiTokenStrategy());
   passport.use('both-places', new RedisMultiTokenStrategy({ tokenFrom: ['header', 'body', 'query'] }));
@@ -101,11 +88,9 @@ before(async () => {
   app = await listen(web);
 });
 
-after(async () => {
+shared.after(async () => {
   await app.close();
   await MultiToken.close();
-  await redis.close();
-  await server.stop();
 });
 
 beforeEach(async () => {

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { createHash, createHmac } from 'node:crypto';
 import { describe, it } from 'node:test';
-import { generateToken, isValidTokenPrefix, parseToken, routingTag, tokenId } from '../src/token.js';
+import { generateToken, isValidTokenPrefix, parseToken, pepperFingerprint, routingTag, SECRET_LENGTH, TAG_LENGTH, tokenId } from '../src/token.js';
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
 
@@ -10,7 +10,8 @@ describe('token', () => {
   const key = generateToken('rmt', tag);
 
   it('starts with the prefix and an underscore, then base62 only', () => {
-    assert.match(key, /^rmt_[0-9A-Za-z]{55}$/);
+    assert.match(key, /^rmt_[0-9A-Za-z]{60}$/);
+    assert.equal(TAG_LENGTH, 11);
   });
 
   it('carries the routing tag of its user', () => {
@@ -26,7 +27,7 @@ describe('token', () => {
 
   it('spreads its secret over the whole alphabet', () => {
     const seen = new Set<string>();
-    for (let i = 0; i < 200; i++) for (const ch of generateToken('rmt', tag).slice(10, 53)) seen.add(ch);
+    for (let i = 0; i < 200; i++) for (const ch of generateToken('rmt', tag).slice(4 + TAG_LENGTH, 4 + TAG_LENGTH + SECRET_LENGTH)) seen.add(ch);
     assert.equal(seen.size, 62);
   });
 
@@ -73,12 +74,27 @@ describe('token', () => {
     assert.equal(key.includes(plain), false);
   });
 
-  it('has as id the first 128 bits of the SHA-256 (or HMAC-SHA-256) of the token, base64url', () => {
+  it("has as id its pepper's fingerprint, then the first 108 bits of the SHA-256 (or HMAC-SHA-256) of the token, base64url", () => {
     const pepper = Buffer.from('pepper-pepper-pepper');
+    const plain = createHmac('sha256', Buffer.alloc(0)).update('passport-redis-multi-token pepper').digest().subarray(0, 3).toString('base64url');
+    const peppered = createHmac('sha256', pepper).update('passport-redis-multi-token pepper').digest().subarray(0, 3).toString('base64url');
+    assert.equal(pepperFingerprint(null), plain);
+    assert.equal(pepperFingerprint(pepper), peppered);
     for (let i = 0; i < 2000; i++) {
       const candidate = generateToken('rmt', routingTag(`user-${i}`));
-      assert.equal(tokenId(candidate, null), createHash('sha256').update(candidate).digest().subarray(0, 16).toString('base64url'));
-      assert.equal(tokenId(candidate, pepper), createHmac('sha256', pepper).update(candidate).digest().subarray(0, 16).toString('base64url'));
+      assert.equal(tokenId(candidate, null), plain + createHash('sha256').update(candidate).digest().subarray(0, 27).toString('base64url').slice(0, 18));
+      assert.equal(tokenId(candidate, pepper), peppered + createHmac('sha256', pepper).update(candidate).digest().subarray(0, 27).toString('base64url').slice(0, 18));
     }
+  });
+
+  it('has a 64-bit routing tag: the first 8 bytes of the SHA-256 of the user id, in 11 base62 digits', () => {
+    for (const userId of ['user-1', 'ada', '\u00e9', 'x'.repeat(256)]) {
+      let value = 0n;
+      for (const ch of routingTag(userId)) value = value * 62n + BigInt(ALPHABET.indexOf(ch));
+      assert.equal(value, createHash('sha256').update(userId).digest().readBigUInt64BE(0));
+    }
+    // Ids a 32-bit tag would have merged now and then are apart: none of 200,000 share a tag.
+    const tags = new Set(Array.from({ length: 200_000 }, (_, i) => routingTag(`u${i}`)));
+    assert.equal(tags.size, 200_000);
   });
 });

@@ -6,6 +6,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 /** The request fields the strategy reads: an Express request fits, as does any object with Node's `headers`. */
 export interface BearerRequest {
   headers: IncomingHttpHeaders;
+  /** Node's headers as received, repeats kept: Express's and Koa's request have them. */
+  rawHeaders?: readonly string[] | undefined;
+  /** Node's request under a Fastify request (`raw`) or koa-passport's (`req`), for its `rawHeaders`. */
+  raw?: { rawHeaders?: readonly string[] | undefined } | undefined;
+  req?: { rawHeaders?: readonly string[] | undefined } | undefined;
   method?: string | undefined;
   url?: string | undefined;
   body?: unknown;
@@ -57,9 +62,18 @@ function field(container: unknown, name: string): unknown {
   return Object.prototype.hasOwnProperty.call(container, name) ? (container as Record<string, unknown>)[name] : undefined;
 }
 
+// Node keeps the first of two Authorization headers; a proxy in front may read the last.
+function repeatsAuthorization(req: BearerRequest): boolean {
+  const raw = req.rawHeaders ?? req.raw?.rawHeaders ?? req.req?.rawHeaders ?? [];
+  let seen = 0;
+  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  return false;
+}
+
 function fromHeader(req: BearerRequest): Outcome {
   const header = req.headers.authorization;
   if (header === undefined) return NONE;
+  if (repeatsAuthorization(req)) return MALFORMED;
   const trimmed = header.trim();
   if (trimmed === '') return MALFORMED;
   const space = trimmed.search(/\s/);
@@ -85,7 +99,13 @@ function fromBody(req: BearerRequest): Outcome {
 
 function fromQuery(req: BearerRequest): Outcome {
   if (req.query !== null && typeof req.query === 'object') return fromParameter(field(req.query, 'access_token'));
-  const search = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  let search: URLSearchParams;
+  try {
+    search = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  } catch {
+    // A target no URL parser accepts (such as `//[`) is a malformed request, never a crash.
+    return MALFORMED;
+  }
   const values = search.getAll('access_token');
   if (values.length === 0) return NONE;
   return values.length === 1 ? fromParameter(values[0]) : MALFORMED;

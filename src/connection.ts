@@ -1,9 +1,10 @@
 import { checkStore, nodeRedisStore, storeOf, type IoRedisClientLike, type RedisClientLike, type StoreClient } from './client.js';
-import type { CallDeadline } from './deadline.js';
+import type { CallDeadline, CallServer } from './deadline.js';
 import { MultiTokenStoreError } from './errors.js';
 import { CacheFence } from './fence.js';
 import { DEFAULT_REDIS_URL, isRedisUrl } from './options.js';
 import { normaliseString } from './replies.js';
+import { teardown, type Disposable } from './writer.js';
 
 // Connections the package opens itself, from a URL, with the `redis` peer: the repository's
 // (reconnecting quickly, commands queued until it is up) and the admin CLI's (no reconnects).
@@ -28,10 +29,62 @@ export interface RedisModule {
   }): unknown;
 }
 
-/** A connection that can be torn down at once: node-redis's `destroy()`, or an older `disconnect()`. */
-export interface Disposable {
-  destroy?(): void;
-  disconnect?(): Promise<unknown>;
+export { teardown, type Disposable } from './writer.js';
+
+/** The URL without its password, for messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString().replace(/\/$/, '');
+  } catch {
+    return 'an unreadable URL';
+  }
+}
+
+/** A Redis URL as messages name it: host, port and database (0 when the URL names none), no password. */
+export function describeUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.port === '') parsed.port = '6379';
+    if (parsed.pathname === '' || parsed.pathname === '/') parsed.pathname = '/0';
+    return redactUrl(parsed.toString());
+  } catch {
+    return 'an unreadable URL';
+  }
+}
+
+interface ClientOptionsSeen {
+  url?: unknown;
+  socket?: { host?: unknown; port?: unknown; path?: unknown };
+  database?: unknown;
+  rootNodes?: { url?: unknown }[];
+  name?: unknown;
+  host?: unknown;
+  port?: unknown;
+  db?: unknown;
+}
+
+// A host, port or database number from a client's options, or the default.
+function part(value: unknown, fallback: string | number): string {
+  return typeof value === 'string' || typeof value === 'number' ? String(value) : String(fallback);
+}
+
+/** Which server a client the user passed talks to, as its options say, without a password. */
+export function describeClient(client: object): string {
+  const seen = client as { options?: ClientOptionsSeen; startupNodes?: { host?: unknown; port?: unknown }[]; isCluster?: unknown };
+  const options = seen.options ?? {};
+  const node = Array.isArray(seen.startupNodes) ? seen.startupNodes[0] : undefined;
+  const root = options.rootNodes?.[0]?.url;
+  const seed = typeof root === 'string' ? root : node === undefined ? undefined : `redis://${part(node.host, 'localhost')}:${part(node.port, 6379)}`;
+  if (seed !== undefined) return `the Redis Cluster seeded at ${describeUrl(seed).replace(/\/0$/, '')}`;
+  if (typeof options.url === 'string') return describeUrl(options.url);
+  // ioredis keeps host, port and db at the top of its options; node-redis under `socket`.
+  const host = options.socket?.host ?? options.host;
+  const port = options.socket?.port ?? options.port;
+  if (typeof options.socket?.path === 'string') return `the Redis socket ${options.socket.path}`;
+  if (host === undefined && port === undefined) return 'the Redis server of the client passed in';
+  return `redis://${part(host, 'localhost')}:${part(port, 6379)}/${part(options.database ?? options.db, 0)}`;
 }
 
 /** Loads the `redis` peer; a store error that says how to install it when it is missing. */
@@ -43,19 +96,11 @@ export async function loadRedis(): Promise<RedisModule> {
   }
 }
 
-/** Tears a connection down at once, without waiting for anything in flight. */
-export function teardown(client: Disposable): void {
-  try {
-    if (client.destroy !== undefined) client.destroy();
-    else client.disconnect?.().catch(() => {});
-  } catch {
-    // Already torn down.
-  }
-}
 
 interface OwnedClient extends Disposable {
   readonly isReady?: boolean;
   on(event: 'error', listener: (err: unknown) => void): unknown;
+  on(event: 'ready', listener: () => void): unknown;
   connect(): Promise<unknown>;
   close?(): Promise<unknown>;
   quit?(): Promise<unknown>;
@@ -70,15 +115,30 @@ function reconnectDelay(retries: number): number {
 class OwnedConnection {
   /** The client as the repository's calls run on it. */
   readonly store: StoreClient;
+  /** The last error the client reported since it was last up, if any. */
+  lastError: unknown;
   private readonly client: OwnedClient;
+  private closed = false;
 
   /** Opens a client to `url`; commands queue until it is up, each still bound by its deadline. */
   constructor(redis: RedisModule, url: string) {
     this.client = redis.createClient({ url, socket: { reconnectStrategy: reconnectDelay } }) as OwnedClient;
     // node-redis reports every failed reconnect as an 'error' event, and an unheard 'error'
-    // would end the process. The calls that fail report it instead.
-    this.client.on('error', () => {});
-    this.client.connect().catch(() => {});
+    // would end the process. The calls that fail report it instead, as their cause.
+    this.client.on('error', (err) => {
+      this.lastError = err;
+    });
+    this.client.on('ready', () => {
+      this.lastError = undefined;
+    });
+    // node-redis's destroy() during a connect leaves the socket that connect then opens: a
+    // client closed while connecting is torn down again once it is up.
+    this.client.connect().then(
+      () => {
+        if (this.closed) teardown(this.client);
+      },
+      () => {},
+    );
     this.store = nodeRedisStore(this.client as unknown as RedisClientLike);
   }
 
@@ -87,6 +147,7 @@ class OwnedConnection {
    * deadline; one that is down or still connecting, or that cannot close in time, is torn down.
    */
   async close(deadline: CallDeadline): Promise<void> {
+    this.closed = true;
     const client = this.client;
     if (client.isReady === true) {
       try {
@@ -126,6 +187,7 @@ export async function checkEvictionPolicy(store: StoreClient, routeKey: string):
 export interface ConnectionSettings {
   redis: RedisClientLike | IoRedisClientLike | string | undefined;
   replicas: number;
+  durable: boolean;
   cacheFence: number | null;
 }
 
@@ -134,7 +196,7 @@ export interface ConnectionSettings {
  * itself from a URL on first use (and closes in `close()`); the cache fence of a caching
  * client; and, on the first call, the eviction-policy check.
  */
-export class StoreConnection {
+export class StoreConnection implements CallServer {
   /** The fence of a client-side-caching client, when a bound is set. */
   fence: CacheFence | undefined;
   private readonly settings: ConnectionSettings;
@@ -148,6 +210,18 @@ export class StoreConnection {
   constructor(settings: ConnectionSettings) {
     this.settings = settings;
     if (typeof settings.redis === 'object') this.attach(storeOf(settings.redis));
+  }
+
+  /** The server, for error messages: the URL opened (without its password), or the client's. */
+  where(): string {
+    const given = this.settings.redis;
+    if (typeof given === 'object') return describeClient(given);
+    return describeUrl(typeof given === 'string' ? given : process.env.REDIS_URL ?? DEFAULT_REDIS_URL);
+  }
+
+  /** The last error of the connection the repository opened itself, while it is down. */
+  lastError(): unknown {
+    return this.owned?.lastError;
   }
 
   /**
@@ -174,15 +248,15 @@ export class StoreConnection {
    */
   async close(deadline: CallDeadline): Promise<void> {
     this.closed = true;
-    await this.store?.close();
+    this.store?.close();
     const owned = this.owned;
     this.owned = undefined;
     await owned?.close(deadline);
   }
 
   private attach(store: StoreClient): void {
-    const { cacheFence, replicas } = this.settings;
-    checkStore(store, { replicas, cacheFence });
+    const { cacheFence, replicas, durable } = this.settings;
+    checkStore(store, { replicas, durable, cacheFence });
     if (store.caching && cacheFence !== null) this.fence = new CacheFence(cacheFence, () => store.command(['PING'], ''));
     this.store = store;
   }

@@ -11,12 +11,16 @@ export class CallDeadline {
   // Monotonic times, so a step of the wall clock neither fires nor holds back a deadline.
   private readonly pending = new Set<{ due: number; reject: (err: Error) => void }>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly ms: number;
+  /** The deadline of one call, in ms (the `timeout` option). */
+  readonly ms: number;
   private readonly tick: number;
+  private readonly server: CallServer | undefined;
 
-  constructor(ms: number) {
+  /** `server`, when given, names the Redis server in every error, with its last known trouble. */
+  constructor(ms: number, server?: CallServer) {
     this.ms = ms;
     this.tick = Math.max(5, Math.min(100, Math.ceil(ms / 8)));
+    this.server = server;
   }
 
   /** The deadline of a call that starts now, on the monotonic clock. */
@@ -33,7 +37,7 @@ export class CallDeadline {
     try {
       running = call();
     } catch (err) {
-      return Promise.reject(storeError(err, command));
+      return Promise.reject(this.storeError(err, command));
     }
     return new Promise<T>((resolve, reject) => {
       const entry = { due, reject };
@@ -50,7 +54,7 @@ export class CallDeadline {
         },
         (err: unknown) => {
           this.pending.delete(entry);
-          reject(storeError(err, command));
+          reject(this.storeError(err, command));
         },
       );
     });
@@ -61,7 +65,7 @@ export class CallDeadline {
     for (const entry of this.pending) {
       if (entry.due <= now) {
         this.pending.delete(entry);
-        entry.reject(new MultiTokenStoreError('ERR_MULTITOKEN_TIMEOUT', `Redis did not answer within ${this.ms} ms`));
+        entry.reject(this.timeoutError());
       }
     }
     if (this.pending.size === 0 && this.timer !== undefined) {
@@ -69,10 +73,53 @@ export class CallDeadline {
       this.timer = undefined;
     }
   }
+
+  private where(): string {
+    return this.server === undefined ? '' : ` at ${this.server.where()}`;
+  }
+
+  private timeoutError(): MultiTokenStoreError {
+    // Often a connection that is down, reconnecting: its last error says why.
+    const last = this.server?.lastError();
+    const why = last === undefined ? '' : `; last connection error: ${whyFailed(last)}`;
+    return new MultiTokenStoreError('ERR_MULTITOKEN_TIMEOUT', `Redis${this.where()} did not answer within ${this.ms} ms${why}`, last === undefined ? undefined : { cause: last });
+  }
+
+  private storeError(err: unknown, command: string): MultiTokenStoreError {
+    if (err instanceof MultiTokenStoreError) return err;
+    // The message names the command and the server only: keys and arguments never reach it.
+    return new MultiTokenStoreError('ERR_MULTITOKEN_STORE', `Redis ${command}${this.where()} failed: ${whyFailed(err)}`, { cause: err });
+  }
 }
 
-function storeError(err: unknown, command: string): MultiTokenStoreError {
-  if (err instanceof MultiTokenStoreError) return err;
-  // The message names the command only: keys and arguments never reach an error message.
-  return new MultiTokenStoreError('ERR_MULTITOKEN_STORE', `Redis ${command} failed`, { cause: err });
+/** The Redis server a deadline's calls go to, for error messages. */
+export interface CallServer {
+  /** The server as a URL or a name, never with a password. */
+  where(): string;
+  /** The connection's last error, when it has reported one since it was last up. */
+  lastError(): unknown;
+}
+
+// TLS errors that mean the server's certificate was not trusted.
+const CERTIFICATE = /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS_CERT/;
+
+/**
+ * Why a Redis call failed, in a few words: refused, timed out, authentication, a certificate,
+ * or a server that is not Redis. Never the error's own text, which may echo arguments.
+ */
+export function whyFailed(err: unknown): string {
+  if (err instanceof AggregateError && err.errors.length > 0) return whyFailed(err.errors[0]);
+  if (!(err instanceof Error)) return 'unknown error';
+  const raw = (err as Error & { code?: unknown }).code;
+  const code = typeof raw === 'string' ? raw : '';
+  if (code === 'ECONNREFUSED') return 'connection refused (ECONNREFUSED)';
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') return `host not found (${code})`;
+  if (code === 'ETIMEDOUT' || err.name === 'ConnectionTimeoutError') return 'connection timed out';
+  if (code === 'ECONNRESET' || code === 'EPIPE' || err.name === 'SocketClosedUnexpectedlyError') return `connection lost${code === '' ? '' : ` (${code})`}`;
+  if (CERTIFICATE.test(code)) return `server certificate not trusted (${code})`;
+  if (/^(WRONGPASS|NOAUTH|NOPERM)\b/.test(err.message)) return `authentication or permission refused (${err.message.split(' ')[0]})`;
+  if (/^(READONLY|LOADING|MASTERDOWN|CLUSTERDOWN|OOM|BUSY|MOVED|ASK|TRYAGAIN|CROSSSLOT|NOSCRIPT)\b/.test(err.message)) return `Redis answered ${err.message.split(' ')[0]}`;
+  if (/^ERR unknown command|protocol error/i.test(err.message)) return 'the server is not Redis, or lacks this command';
+  if (err.name === 'ClientClosedError' || /client is closed/i.test(err.message)) return 'the client is closed';
+  return code === '' ? err.name : `${err.name} (${code})`;
 }

@@ -6,14 +6,24 @@
  * - `ERR_MULTITOKEN_REPLY`: Redis answered with something the package cannot read.
  * - `ERR_MULTITOKEN_REPLICAS`: the master applied a creation or revocation, but fewer replicas
  *   than the `replicas` option acknowledged it within the deadline; retry the call.
+ * - `ERR_MULTITOKEN_DURABILITY`: with `durable`, the write was applied but not known to be in
+ *   the AOF on disk (here, and on `replicas` replicas) within the deadline; retry the call.
+ * - `ERR_MULTITOKEN_UNSUPPORTED`: the server cannot do what the options ask (`durable` on a
+ *   server without `WAITAOF`, or with AOF off); the write was applied. Fix the setup.
  * - `ERR_MULTITOKEN_CONFIGURE`: `MultiToken.configure()` was called after first use.
+ * - `ERR_MULTITOKEN_HASH_FULL`: `createToken` found the hash of the user's routing tag at its
+ *   bound (500 tokens, of every user sharing the tag); nothing was stored. With a 64-bit tag
+ *   only a user with `maxTokensPerUser: null` and 500 live tokens meets it in practice.
  */
 export type MultiTokenErrorCode =
   | 'ERR_MULTITOKEN_STORE'
   | 'ERR_MULTITOKEN_TIMEOUT'
   | 'ERR_MULTITOKEN_REPLY'
   | 'ERR_MULTITOKEN_REPLICAS'
-  | 'ERR_MULTITOKEN_CONFIGURE';
+  | 'ERR_MULTITOKEN_DURABILITY'
+  | 'ERR_MULTITOKEN_UNSUPPORTED'
+  | 'ERR_MULTITOKEN_CONFIGURE'
+  | 'ERR_MULTITOKEN_HASH_FULL';
 
 /**
  * The base class of every error the package raises on purpose, other than `TypeError` for
@@ -50,7 +60,7 @@ export class MultiTokenError extends Error {
  */
 export class MultiTokenStoreError extends MultiTokenError {
   override name: string = 'MultiTokenStoreError';
-  declare readonly code: 'ERR_MULTITOKEN_STORE' | 'ERR_MULTITOKEN_TIMEOUT' | 'ERR_MULTITOKEN_REPLY' | 'ERR_MULTITOKEN_REPLICAS';
+  declare readonly code: Exclude<MultiTokenErrorCode, 'ERR_MULTITOKEN_CONFIGURE'>;
   /** The HTTP status an error handler should answer with. */
   readonly statusCode = 503 as const;
   /** Alias of `statusCode`, read by Koa and http-errors. */

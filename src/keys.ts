@@ -24,3 +24,10 @@ export function tagOfKey(prefix: string, key: string): string | null {
   const match = TAG_PATTERN.exec(key.slice(prefix.length));
   return match === null ? null : match[1]!;
 }
+
+/**
+ * The most fields one tag's hash holds: the create script refuses a token past it
+ * (`ERR_MULTITOKEN_HASH_FULL`). With a 64-bit tag a hash is one user's in practice; the bound
+ * keeps what one script sweeps small even when many users share one.
+ */
+export const HASH_MAX_FIELDS = 500;

@@ -1,6 +1,6 @@
 import { isIoRedisClient, isNodeRedisClient, type IoRedisClientLike, type RedisClientLike } from './client.js';
-import { isValidKeyPrefix } from './keys.js';
-import { isValidTokenPrefix } from './token.js';
+import { HASH_MAX_FIELDS, isValidKeyPrefix } from './keys.js';
+import { isValidTokenPrefix, pepperFingerprint } from './token.js';
 
 // Reading and checking the repository's options. Every mistake is a TypeError naming the option.
 
@@ -21,7 +21,11 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
   keyPrefix?: string;
   /** What tokens start with, before `_`. A letter, then up to 15 letters or digits. Default `'rmt'`. */
   tokenPrefix?: string;
-  /** The id of a user, as a non-empty string without control characters. Default: `String(user.id)`. */
+  /**
+   * The id of a user: a non-empty, well-formed string without control characters, at most 256
+   * bytes in UTF-8 (a number is turned into one). Anything else is a TypeError in every call
+   * that takes a user. Default: `String(user.id)`.
+   */
   userId?: (user: User) => string | number;
   /** The user of an id, or null (or undefined, or false) when the user is gone. Default: `(id) => ({ id })`. */
   findUser?: (id: string) => User | null | undefined | Promise<User | null | undefined>;
@@ -31,7 +35,11 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
   idleTimeout?: number | null;
   /** `lastUsedAt` is written at most once per this many seconds per token. Default 60. */
   touchInterval?: number;
-  /** Most live tokens per user; a login beyond it evicts the nearest to their end. `null` for no cap. Default 100. */
+  /**
+   * Most live tokens per user, up to 500; a login beyond it evicts the nearest to their end.
+   * `null` for no cap, where a login past 500 live tokens in the user's hash is refused with
+   * `ERR_MULTITOKEN_HASH_FULL` instead. Default 100.
+   */
   maxTokensPerUser?: number | null;
   /**
    * A pepper (16 bytes or more), or a list of them, newest first. With it, token digests are
@@ -43,9 +51,10 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
   timeout?: number;
   /**
    * This host's clock (epoch ms). Stored times come from the Redis server's clock; the
-   * repository learns how far this clock is from the server's (from the replies of its
-   * scripts, and one small script beside its first verification) and checks expiry and idle
-   * time against the server's clock so estimated. Default `Date.now`.
+   * repository measures the server's clock (one small script beside its first verification,
+   * again each minute) and from then on carries that estimate on the monotonic clock
+   * (`performance.now()`), so a step of this clock changes no verdict. This clock is read only
+   * until the first measurement succeeds. Default `Date.now`.
    */
   clock?: () => number;
   /**
@@ -54,6 +63,14 @@ export interface MultiTokenRepositoryOptions<User = DefaultUser> {
    * `ERR_MULTITOKEN_REPLICAS`. Default 0.
    */
   replicas?: number;
+  /**
+   * Creations and revocations wait until the write is in the AOF on disk (`WAITAOF 1 replicas`,
+   * within `timeout`; with `replicas`, on that many replicas' disks too), so a crash of the
+   * server cannot bring a revoked token back. Needs Redis 7.2+ or Valkey with `appendonly yes`;
+   * elsewhere every such call rejects with `ERR_MULTITOKEN_UNSUPPORTED`, its write applied.
+   * Fewer in time rejects with `ERR_MULTITOKEN_DURABILITY`. Default false.
+   */
+  durable?: boolean;
   /**
    * With a client-side-caching client: the most ms by which a revocation made anywhere may lag
    * in this process's cache. A cached answer is used only while the caching connection has
@@ -78,10 +95,15 @@ export interface Settings<User> {
   touchMs: number;
   maxTokens: number | null;
   secrets: (Buffer | null)[];
+  /** The fingerprint of each of `secrets`, in the same order. */
+  fingerprints: string[];
+  /** What the scripts keep: the fingerprints joined; '' keeps the records of every pepper. */
+  liveFingerprints: string;
   timeout: number;
   redis: RedisClientLike | IoRedisClientLike | string | undefined;
   clock: () => number;
   replicas: number;
+  durable: boolean;
   cacheFence: number | null;
   reuseDetection: boolean;
 }
@@ -153,8 +175,8 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   const touchMs = Math.round(touchSeconds * 1000);
   if (idleMs !== null && touchMs >= idleMs) throw new TypeError('touchInterval must be shorter than idleTimeout');
   const maxTokens = o.maxTokensPerUser === undefined ? 100 : o.maxTokensPerUser;
-  if (maxTokens !== null && (!Number.isSafeInteger(maxTokens) || maxTokens < 1)) {
-    throw new TypeError('maxTokensPerUser must be a positive integer or null');
+  if (maxTokens !== null && (!Number.isSafeInteger(maxTokens) || maxTokens < 1 || maxTokens > HASH_MAX_FIELDS)) {
+    throw new TypeError(`maxTokensPerUser must be a positive integer up to ${HASH_MAX_FIELDS}, or null`);
   }
   const timeout = o.timeout ?? 2000;
   if (typeof timeout !== 'number' || !Number.isFinite(timeout) || timeout <= 0) {
@@ -162,6 +184,8 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   }
   const replicas = o.replicas ?? 0;
   if (!Number.isSafeInteger(replicas) || replicas < 0) throw new TypeError('replicas must be a whole number, 0 or more');
+  const durable = o.durable ?? false;
+  if (typeof durable !== 'boolean') throw new TypeError('durable must be true or false');
   const cacheFence = o.cacheFence === undefined ? 100 : o.cacheFence;
   if (cacheFence !== null && (typeof cacheFence !== 'number' || !Number.isFinite(cacheFence) || cacheFence <= 0)) {
     throw new TypeError('cacheFence must be a positive number of milliseconds, or null');
@@ -170,6 +194,11 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
   if (typeof reuseDetection !== 'boolean') throw new TypeError('reuseDetection must be true or false');
   if (o.redis !== undefined && !(typeof o.redis === 'string' ? isRedisUrl(o.redis) : isNodeRedisClient(o.redis) || isIoRedisClient(o.redis))) {
     throw new TypeError('redis must be a node-redis client, an ioredis client, or a redis:// or rediss:// URL');
+  }
+  const secrets = readSecrets(o.secret);
+  const fingerprints = secrets.map(pepperFingerprint);
+  if (new Set(fingerprints).size !== fingerprints.length) {
+    throw new TypeError('secret: two peppers share a fingerprint (1 chance in 16 million); generate another pepper');
   }
   return {
     keyPrefix,
@@ -180,11 +209,14 @@ export function readSettings<User>(options: MultiTokenRepositoryOptions<User> | 
     idleMs,
     touchMs,
     maxTokens,
-    secrets: readSecrets(o.secret),
+    secrets,
+    fingerprints,
+    liveFingerprints: fingerprints.join(''),
     timeout,
     redis: o.redis,
     clock: o.clock ?? Date.now,
     replicas,
+    durable,
     cacheFence,
     reuseDetection,
   };

@@ -18,18 +18,32 @@ import { badReply } from './replies.js';
 //                          base 36); used after that, until its own end of life, it is a reuse
 // A family id is a token id (base64url), so it never holds '!'. A family has at most one token
 // not rotated away, its head: the device as `listTokens` shows it.
+//
+// Bounds, in UTF-8 bytes after cleaning, so that no record is over RECORD_MAX_BYTES (1 KB):
+// three times of 11 characters at most and 7 separators (40), a user id of 256, scopes of 256
+// (scope.ts), a device label of 256, meta of 160 as encoded, and a rotation part of 34 (a
+// family id, '!' and a time): 1,002 bytes at most. The
+// pepper's fingerprint is not a part of the record: it starts the token id, the field's name.
 
 /** Separates the parts of a record; the scripts use the same character. */
 export const SEPARATOR = '\x1f';
 
-const DEVICE_MAX = 256;
+/** The most bytes a stored record can take; the bounds below add up to less. */
+export const RECORD_MAX_BYTES = 1024;
+/** The most UTF-8 bytes of a user id. */
+export const USER_ID_MAX_BYTES = 256;
+/** The most UTF-8 bytes of a device label, after cleaning; a longer one is cut. */
+export const DEVICE_MAX_BYTES = 256;
+/** The most UTF-8 bytes of token meta as stored (JSON). */
+export const META_MAX_BYTES = 160;
 const META_ENTRIES_MAX = 16;
-const META_KEY_MAX = 64;
-const META_VALUE_MAX = 256;
 const TIME = /^[0-9a-z]{1,11}$/;
-// eslint-disable-next-line no-control-regex
-const CONTROL_CHARS = /[\x00-\x1F\x7F]/;
-const EVERY_CONTROL_CHAR = new RegExp(CONTROL_CHARS.source, 'g');
+// Control characters (C0, DEL and C1): never in a user id.
+const CONTROL_CHARS = /\p{Cc}/u;
+// What a device label must not carry to a screen or a terminal: control characters, and the
+// bidi controls that reorder what follows them (U+061C, U+200E, U+200F, U+202A–U+202E,
+// U+2066–U+2069).
+const LABEL_UNSAFE = /[\p{Cc}\p{Bidi_Control}]/gu;
 
 /** One token's record as read back from Redis. */
 export interface StoredRecord {
@@ -48,24 +62,65 @@ export interface StoredRecord {
   graceEnd: number | null;
 }
 
-/** Whether a user id can be stored: non-empty, no control characters. */
+/**
+ * What is wrong with a user id, or null when it can be stored: it must be non-empty,
+ * well-formed UTF-16 (a lone surrogate would be encoded as U+FFFD, the id of another user),
+ * without control characters, and at most 256 bytes in UTF-8.
+ */
+export function userIdProblem(userId: string): string | null {
+  if (userId === '') return 'is empty';
+  if (!userId.isWellFormed()) return 'is not well-formed UTF-16 (a lone surrogate)';
+  if (CONTROL_CHARS.test(userId)) return 'has a control character';
+  if (Buffer.byteLength(userId, 'utf8') > USER_ID_MAX_BYTES) return `is over ${USER_ID_MAX_BYTES} bytes in UTF-8`;
+  return null;
+}
+
+/** Whether a user id can be stored: see {@link userIdProblem}. */
 export function isStorableUserId(userId: string): boolean {
-  return userId !== '' && !CONTROL_CHARS.test(userId);
+  return userIdProblem(userId) === null;
 }
 
 /**
- * Reads a device label: a string, its control characters turned into spaces (a User-Agent may
- * carry a tab, and a login must not fail over it), cut to 256 characters; empty is none.
+ * The stored id of what `userId(user)` gave, or a TypeError saying what is wrong with it. Two
+ * ids that one encoding would merge must never reach Redis: they would be one user there.
+ */
+export function readUserId(raw: unknown): string {
+  if (typeof raw !== 'string' && typeof raw !== 'number') {
+    throw new TypeError('userId(user) gave no usable id: the user needs an id, a string or a number');
+  }
+  const userId = String(raw);
+  const problem = userIdProblem(userId);
+  if (problem !== null) throw new TypeError(`userId(user) gave no usable id: it ${problem}`);
+  return userId;
+}
+
+/** `text` cut to at most `max` bytes of UTF-8, never inside a character. */
+function cutUtf8(text: string, max: number): string {
+  if (text.length * 3 <= max || Buffer.byteLength(text, 'utf8') <= max) return text;
+  let bytes = 0;
+  let end = 0;
+  for (const char of text) {
+    const size = Buffer.byteLength(char, 'utf8');
+    if (bytes + size > max) break;
+    bytes += size;
+    end += char.length;
+  }
+  return text.slice(0, end);
+}
+
+/**
+ * Reads a device label: a string whose control characters (C0, C1) and bidi controls become
+ * spaces (a User-Agent may carry a tab, or C1 bytes decoded as Latin-1, and a login must not
+ * fail over it), made well-formed, cut to 256 bytes of UTF-8; empty is none.
  */
 export function readDevice(value: unknown): string | null {
   if (value === undefined || value === null) return null;
   if (typeof value !== 'string') throw new TypeError('device must be a string');
-  const device = value.replace(EVERY_CONTROL_CHAR, ' ').slice(0, DEVICE_MAX);
+  const device = cutUtf8(value.replace(LABEL_UNSAFE, ' ').toWellFormed(), DEVICE_MAX_BYTES);
   return device === '' ? null : device;
 }
 
-/** Checks token meta: at most 16 string pairs, keys up to 64 and values up to 256 characters. */
-export function readMeta(value: unknown): Record<string, string> {
+function metaEntries(value: unknown): Record<string, string> {
   if (value === undefined || value === null) return {};
   if (typeof value !== 'object' || Array.isArray(value)) throw new TypeError('meta must be an object of strings');
   const entries = Object.entries(value);
@@ -73,10 +128,20 @@ export function readMeta(value: unknown): Record<string, string> {
   const meta: Record<string, string> = {};
   for (const [key, item] of entries) {
     if (key === '__proto__') throw new TypeError('meta must not have a __proto__ key');
-    if (key.length > META_KEY_MAX || typeof item !== 'string' || item.length > META_VALUE_MAX) {
-      throw new TypeError(`meta keys are at most ${META_KEY_MAX} and values at most ${META_VALUE_MAX} characters, all strings`);
-    }
+    if (typeof item !== 'string') throw new TypeError('meta values must be strings');
     meta[key] = item;
+  }
+  return meta;
+}
+
+/**
+ * Checks token meta: at most 16 pairs of strings, at most 160 bytes once encoded as stored
+ * (JSON, where a control character takes 6 bytes).
+ */
+export function readMeta(value: unknown): Record<string, string> {
+  const meta = metaEntries(value);
+  if (Object.keys(meta).length > 0 && Buffer.byteLength(JSON.stringify(meta), 'utf8') > META_MAX_BYTES) {
+    throw new TypeError(`meta must be at most ${META_MAX_BYTES} bytes as stored (JSON, UTF-8)`);
   }
   return meta;
 }
@@ -110,7 +175,7 @@ export function decodeRecord(value: string, command: string): StoredRecord {
   let readMetaValue: Record<string, string> = {};
   if (meta !== undefined && meta !== '') {
     try {
-      readMetaValue = readMeta(JSON.parse(meta));
+      readMetaValue = metaEntries(JSON.parse(meta));
     } catch {
       throw badReply(command);
     }

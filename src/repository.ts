@@ -1,19 +1,20 @@
 import { EventEmitter } from 'node:events';
-import type { StoreClient } from './client.js';
 import { StoreConnection } from './connection.js';
 import { CallDeadline } from './deadline.js';
-import { MultiTokenStoreError } from './errors.js';
-import { tagKey } from './keys.js';
+import { MultiTokenError } from './errors.js';
+import { HASH_MAX_FIELDS, tagKey } from './keys.js';
 import { positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
-import { decodeRecord, endOfLife, isStorableUserId, readDevice, readMeta, recordTail } from './record.js';
+import { decodeRecord, endOfLife, readDevice, readMeta, readUserId, recordTail } from './record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
-import { runReplicatedScript, runScript } from './run-script.js';
-import { listedDevices, refuseRotatedAway, rotate, type RotationHost } from './rotation.js';
-import { readScopes } from './scope.js';
-import { CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, REVOKE_FAMILY, ROTATE_TOKEN, TOUCH_TOKEN, type LuaScript } from './scripts.js';
+import { runScript } from './run-script.js';
+import { refuseRotatedAway, rotate, type RotationHost } from './rotation.js';
+import { readTokenScopes } from './scope.js';
+import { EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, REVOKE_FAMILY, ROTATE_TOKEN, type LuaScript } from './scripts.js';
 import { ServerClock } from './server-clock.js';
+import { TokenToucher } from './touch.js';
+import { runCreate, runWaitedScript, waitsOf, type CreatedToken } from './waited-write.js';
 import { generateToken, isTokenId, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
-import { markProduced, producedToken, tokenInfo } from './token-info.js';
+import { listedTokens, markProduced, producedToken, tokenInfo } from './token-info.js';
 import type {
   AuthenticatedToken,
   AuthInfoLike,
@@ -24,7 +25,6 @@ import type {
   MultiTokenEvents,
   RotateTokenOptions,
   TokenAuthenticator,
-  TokenInfo,
   TokenReference,
 } from './types.js';
 
@@ -33,7 +33,10 @@ import type {
 // server's clock (server-clock.ts), the connection opened from a URL (connection.ts), and the
 // token info handed out (token-info.ts).
 
-const WRITES: ReadonlySet<LuaScript> = new Set([CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, ROTATE_TOKEN, REVOKE_FAMILY]);
+// With `replicas` or `durable`, these wait until their write is held where asked.
+const WAITED: ReadonlySet<LuaScript> = new Set([EXPIRE_TOKEN, EXPIRE_USER_TOKENS, ROTATE_TOKEN, REVOKE_FAMILY]);
+// What the touch script answers for a token that is no longer there.
+const GONE = -1;
 
 /**
  * Hashed, multi-device bearer tokens in Redis. Each user holds many tokens; each can be
@@ -60,25 +63,26 @@ export class MultiTokenRepository<User = DefaultUser>
   // The last token isWellFormed parsed: the strategy asks that, then authenticates the same
   // token in the same tick, so the parse and checksum run once per request.
   private lastParsed: ParsedToken | null = null;
-  // Tokens whose touch is in flight: one touch per token at a time in this process.
-  private readonly touching = new Set<string>();
+  private toucher: TokenToucher;
   // Records carry the server's times, so verification reads the server's clock.
   private serverClock: ServerClock;
 
   constructor(options?: MultiTokenRepositoryOptions<User>) {
     super();
     this.settings = readSettings(options);
-    this.deadline = new CallDeadline(this.settings.timeout);
-    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
     this.connection = new StoreConnection(this.settings);
+    this.deadline = new CallDeadline(this.settings.timeout, this.connection);
+    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
+    this.toucher = new TokenToucher(this.settings, this.deadline, this);
   }
 
   /** Replaces the options; only for a repository that has not started. */
   protected reconfigure(options: MultiTokenRepositoryOptions<User> | undefined): void {
     this.settings = readSettings(options);
-    this.deadline = new CallDeadline(this.settings.timeout);
-    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
     this.connection = new StoreConnection(this.settings);
+    this.deadline = new CallDeadline(this.settings.timeout, this.connection);
+    this.serverClock = new ServerClock(this.settings.clock, this.deadline);
+    this.toucher = new TokenToucher(this.settings, this.deadline, this);
   }
 
   private userOf(user: User): { userId: string; key: string } {
@@ -88,23 +92,29 @@ export class MultiTokenRepository<User = DefaultUser>
     } catch (err) {
       throw new TypeError('userId(user) threw; pass a user with an id', { cause: err });
     }
-    if ((typeof raw !== 'string' && typeof raw !== 'number') || !isStorableUserId(String(raw))) {
-      throw new TypeError('userId(user) gave no usable id: the user needs a non-empty id (string or number) without control characters');
-    }
-    const userId = String(raw);
+    const userId = readUserId(raw);
     return { userId, key: tagKey(this.settings.keyPrefix, routingTag(userId)) };
   }
 
   private async script(script: LuaScript, key: string, args: string[], due?: number): Promise<unknown> {
     this.started = true;
     const store = await this.connection.ready(key);
-    const { replicas } = this.settings;
-    if (replicas > 0 && WRITES.has(script)) return runReplicatedScript(store, this.deadline, script, [key], args, replicas, due);
+    const waits = waitsOf(this.settings);
+    if (waits !== null && WAITED.has(script)) return runWaitedScript(store, this.deadline, script, [key], args, waits, due);
     return runScript(store, this.deadline, script, [key], args, due);
   }
 
   private get rotation(): RotationHost<User> {
     return { settings: this.settings, script: (script, key, args, due) => this.script(script, key, args, due), events: this };
+  }
+
+  /** CREATE_TOKEN's reply, and the ids evicted: in one script, or confirmed after a wait (waited-write.ts). */
+  private async create(key: string, id: string, userId: string, ttlMs: number | null, recordTail: string): Promise<CreatedToken> {
+    this.started = true;
+    const store = await this.connection.ready(key);
+    const { idleMs, maxTokens, liveFingerprints } = this.settings;
+    const create = { id, userId, ttlMs, idleMs: idleMs ?? 0, cap: maxTokens ?? 0, recordTail, live: liveFingerprints };
+    return runCreate(store, this.deadline, key, create, waitsOf(this.settings));
   }
 
   private parse(key: string): ParsedToken | null {
@@ -126,25 +136,22 @@ export class MultiTokenRepository<User = DefaultUser>
   async createToken(user: User, options: CreateTokenOptions = {}): Promise<{ token: IssuedToken<User>; first: boolean }> {
     const { userId, key: hashKey } = this.userOf(user);
     const device = readDevice(options.device);
-    const scopes = options.scopes === undefined ? ['*'] : readScopes('scopes', options.scopes);
+    const scopes = options.scopes === undefined ? ['*'] : readTokenScopes(options.scopes);
     const meta = readMeta(options.meta);
     const ttlMs = options.ttl === undefined ? this.settings.ttlMs : positiveSeconds('ttl', options.ttl, true);
-    const { secrets, maxTokens, tokenPrefix, idleMs } = this.settings;
+    const { secrets, fingerprints, tokenPrefix } = this.settings;
 
     const key = generateToken(tokenPrefix, routingTag(userId));
-    const id = tokenId(key, secrets[0] ?? null);
-    const reply = await this.script(CREATE_TOKEN, hashKey, [
-      id,
-      userId,
-      ttlMs === null ? '' : String(ttlMs),
-      String(idleMs ?? 0),
-      String(maxTokens ?? 0),
-      recordTail(scopes, device, meta),
-    ]);
+    const id = tokenId(key, secrets[0] ?? null, fingerprints[0]);
+    const { reply, evicted: dropped } = await this.create(hashKey, id, userId, ttlMs, recordTail(scopes, device, meta));
     if (!Array.isArray(reply) || reply.length < 2) throw badReply('EVALSHA create');
     const now = normaliseInteger(reply[0], 'EVALSHA create');
-    const first = normaliseInteger(reply[1], 'EVALSHA create') === 1;
-    const evicted = normaliseStrings(reply.slice(2), 'EVALSHA create');
+    const outcome = normaliseInteger(reply[1], 'EVALSHA create');
+    if (outcome === -1) {
+      throw new MultiTokenError('ERR_MULTITOKEN_HASH_FULL', `the hash of this user's routing tag holds ${HASH_MAX_FIELDS} tokens, its bound; nothing was stored`);
+    }
+    const first = outcome === 1;
+    const evicted = normaliseStrings(dropped, 'EVALSHA create');
 
     const token: IssuedToken<User> = {
       key,
@@ -179,7 +186,7 @@ export class MultiTokenRepository<User = DefaultUser>
   async authenticate(key: string): Promise<AuthenticatedToken<User> | null> {
     const parsed = this.parse(key);
     if (parsed === null) return null;
-    const { keyPrefix, secrets, idleMs, touchMs } = this.settings;
+    const { keyPrefix, secrets, fingerprints, idleMs, touchMs } = this.settings;
     this.started = true;
     const hashKey = tagKey(keyPrefix, parsed.tag);
     // The usual case, a store at hand, skips a promise per verification.
@@ -196,11 +203,11 @@ export class MultiTokenRepository<User = DefaultUser>
     let id: string;
     let stored: string | null;
     if (secrets.length === 1) {
-      id = tokenId(parsed.key, secrets[0]!);
+      id = tokenId(parsed.key, secrets[0]!, fingerprints[0]);
       stored = normaliseString(await this.deadline.guard(() => store.hGet(hashKey, id), 'HGET', due), 'HGET');
     } else {
       // Every pepper's id is a field of the same hash: one command, however many are listed.
-      const ids = secrets.map((secret) => tokenId(parsed.key, secret));
+      const ids = this.idsOfKey(parsed.key);
       const reply = await this.deadline.guard(() => store.hmGet(hashKey, ids), 'HMGET', due);
       if (!Array.isArray(reply) || reply.length !== ids.length) throw badReply('HMGET');
       const at = reply.findIndex((value) => normaliseString(value, 'HMGET') !== null);
@@ -220,49 +227,14 @@ export class MultiTokenRepository<User = DefaultUser>
     if (user === null || user === undefined || (user as unknown) === false) return null;
     const token = tokenInfo(id, record);
     if (now - token.lastUsedAt.getTime() >= touchMs) {
-      const touch = this.touch(store, hashKey, token, due);
-      // With an idle timeout the touch is what keeps the token alive, so the answer waits for
-      // it (within the same deadline); without one, it is bookkeeping and runs on its own, and
-      // the answer shows the use recorded before this one.
-      if (idleMs !== null) {
-        const at = await touch;
-        if (at > 0) token.lastUsedAt = new Date(at);
-      }
+      // The answer waits for the touch (within the same deadline): a touch that finds the token
+      // gone, revoked between the read and now, refuses the verification. A touch that fails
+      // never does. At most once per touchInterval per token, so the wait is rare.
+      const at = await this.toucher.touch(store, hashKey, token, due);
+      if (at === GONE) return null;
+      if (at > 0 && idleMs !== null) token.lastUsedAt = new Date(at);
     }
     return { user, token };
-  }
-
-  /**
-   * Records a use of `token`: resolves with the time written, or 0 when nothing was. Never
-   * rejects; a failure is reported as a `touchFailed` event.
-   */
-  private touch(store: StoreClient, hashKey: string, token: TokenInfo, due: number): Promise<number> {
-    const flight = `${hashKey} ${token.id}`;
-    if (this.touching.has(flight)) return Promise.resolve(0);
-    this.touching.add(flight);
-    const { touchMs, idleMs } = this.settings;
-    return runScript(store, this.deadline, TOUCH_TOKEN, [hashKey], [token.id, String(touchMs), String(idleMs ?? 0)], due).then(
-      (reply) => normaliseInteger(reply, 'EVALSHA touch'),
-    ).then(
-      (at) => {
-        this.touching.delete(flight);
-        return at;
-      },
-      (err: unknown) => {
-        this.touching.delete(flight);
-        const error = err instanceof MultiTokenStoreError ? err : new MultiTokenStoreError('ERR_MULTITOKEN_STORE', 'Redis touch failed', { cause: err });
-        try {
-          this.emit('touchFailed', { id: token.id, userId: token.userId, error });
-        } catch (thrown) {
-          // A listener that throws is the app's bug: surface it as an uncaught error, as an
-          // emitter with no caller to reject would.
-          process.nextTick(() => {
-            throw thrown;
-          });
-        }
-        return 0;
-      },
-    );
   }
 
   /**
@@ -291,12 +263,11 @@ export class MultiTokenRepository<User = DefaultUser>
    * ```
    */
   async expireToken(keyOrToken: TokenReference | AuthInfoLike | undefined): Promise<boolean> {
-    const { tokenPrefix, secrets, keyPrefix } = this.settings;
+    const { tokenPrefix, keyPrefix } = this.settings;
     if (typeof keyOrToken === 'string') {
       const parsed = parseToken(keyOrToken, tokenPrefix);
       if (parsed === null) return false;
-      const ids = secrets.map((secret) => tokenId(parsed.key, secret));
-      return this.expireOne(tagKey(keyPrefix, parsed.tag), ids, '', 'logout');
+      return this.expireOne(tagKey(keyPrefix, parsed.tag), this.idsOfKey(parsed.key), '', 'logout');
     }
     const token = producedToken(keyOrToken, 'expireToken');
     if (!isTokenId(token.id)) return false;
@@ -314,7 +285,8 @@ export class MultiTokenRepository<User = DefaultUser>
   }
 
   private async expireOne(hashKey: string, ids: string[], userId: string, reason: ExpireReason): Promise<boolean> {
-    const reply = await this.script(EXPIRE_TOKEN, hashKey, [userId, String(this.settings.idleMs ?? 0), ...ids]);
+    const { idleMs, liveFingerprints } = this.settings;
+    const reply = await this.script(EXPIRE_TOKEN, hashKey, [userId, String(idleMs ?? 0), liveFingerprints, ...ids]);
     if (!Array.isArray(reply) || reply.length === 1) throw badReply('EVALSHA expire');
     if (reply.length === 0) return false;
     const id = ids[normaliseInteger(reply[0], 'EVALSHA expire') - 1];
@@ -347,11 +319,20 @@ export class MultiTokenRepository<User = DefaultUser>
     return this.expireUserTokens(userId, key, this.idsOf(current, userId, 'expireOtherTokens'), 'logout-others');
   }
 
+  /** The id of a token under each listed pepper: one of them names its record. */
+  private idsOfKey(key: string): string[] {
+    const { secrets, fingerprints } = this.settings;
+    return secrets.map((secret, i) => tokenId(key, secret, fingerprints[i]));
+  }
+
   private idsOf(current: TokenReference | AuthInfoLike | undefined, userId: string, call: string): string[] {
     if (typeof current === 'string') {
       const parsed = parseToken(current, this.settings.tokenPrefix);
       if (parsed === null) throw new TypeError('current is not a well-formed token');
-      return this.settings.secrets.map((secret) => tokenId(parsed.key, secret));
+      // Another user's token lives under another tag: refused here with no I/O, and by the
+      // script for the rare user who shares the tag.
+      if (parsed.tag !== routingTag(userId)) throw new TypeError('current belongs to another user');
+      return this.idsOfKey(parsed.key);
     }
     const token = producedToken(current, call);
     if (token.userId !== userId) throw new TypeError('current belongs to another user');
@@ -359,7 +340,11 @@ export class MultiTokenRepository<User = DefaultUser>
   }
 
   private async expireUserTokens(userId: string, hashKey: string, keep: string[], reason: ExpireReason): Promise<number> {
-    const reply = await this.script(EXPIRE_USER_TOKENS, hashKey, [userId, String(this.settings.idleMs ?? 0), ...keep]);
+    const { idleMs, liveFingerprints } = this.settings;
+    const reply = await this.script(EXPIRE_USER_TOKENS, hashKey, [userId, String(idleMs ?? 0), liveFingerprints, ...keep]);
+    if (!Array.isArray(reply) && normaliseInteger(reply, 'EVALSHA expire-user') === -1) {
+      throw new TypeError('current belongs to another user');
+    }
     const ids = normaliseStrings(reply, 'EVALSHA expire-user');
     if (ids.length > 0) this.emit('expired', { reason, userId, ids });
     return ids.length;
@@ -372,8 +357,10 @@ export class MultiTokenRepository<User = DefaultUser>
   async listTokens(user: User, options: { current?: TokenReference | AuthInfoLike | undefined } = {}): Promise<ListedToken[]> {
     const { userId, key } = this.userOf(user);
     const currentIds = options.current === undefined ? [] : this.idsOf(options.current, userId, 'listTokens');
-    const reply = await this.script(LIST_TOKENS, key, [userId, String(this.settings.idleMs ?? 0)]);
-    return listedDevices(reply, currentIds); // one entry per device (rotation.ts)
+    const { idleMs, liveFingerprints } = this.settings;
+    // Listing prunes on the way, as every write does ('1'); the admin CLI lists read-only.
+    const reply = await this.script(LIST_TOKENS, key, [userId, String(idleMs ?? 0), liveFingerprints, '1']);
+    return listedTokens(reply, currentIds); // one entry per device (token-info.ts)
   }
 
   /**

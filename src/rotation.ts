@@ -1,12 +1,12 @@
 import type { EventEmitter } from 'node:events';
 import { tagKey } from './keys.js';
 import { positiveSeconds, type Settings } from './options.js';
-import { decodeRecord, type StoredRecord } from './record.js';
+import { decodeRecord } from './record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
 import { REVOKE_FAMILY, ROTATE_TOKEN, type LuaScript } from './scripts.js';
 import { generateToken, isTokenId, parseToken, routingTag, tokenId } from './token.js';
-import { markProduced, producedToken, tokenInfo } from './token-info.js';
-import type { AuthInfoLike, IssuedToken, ListedToken, MultiTokenEvents, RotateTokenOptions, TokenReference } from './types.js';
+import { markProduced, producedToken } from './token-info.js';
+import type { AuthInfoLike, IssuedToken, MultiTokenEvents, RotateTokenOptions, TokenReference } from './types.js';
 
 // Rotation: a token swapped for a new one with the same device, scopes and meta, the old one
 // still working for a grace period so that requests already in flight pass. The tokens rotated
@@ -46,7 +46,7 @@ function locate(current: TokenReference | AuthInfoLike | undefined, settings: Se
   if (typeof current === 'string') {
     const parsed = parseToken(current, settings.tokenPrefix);
     if (parsed === null) return null;
-    return { tag: parsed.tag, ids: settings.secrets.map((secret) => tokenId(parsed.key, secret)), userId: '' };
+    return { tag: parsed.tag, ids: settings.secrets.map((secret, i) => tokenId(parsed.key, secret, settings.fingerprints[i])), userId: '' };
   }
   const token = producedToken(current, 'rotateToken');
   if (!isTokenId(token.id)) return null;
@@ -70,7 +70,7 @@ export async function rotate<User>(
   if (found === null) return null;
   const hashKey = tagKey(settings.keyPrefix, found.tag);
   const key = generateToken(settings.tokenPrefix, found.tag);
-  const id = tokenId(key, settings.secrets[0] ?? null);
+  const id = tokenId(key, settings.secrets[0] ?? null, settings.fingerprints[0]);
   const reply = await host.script(ROTATE_TOKEN, hashKey, [
     found.userId,
     String(settings.idleMs ?? 0),
@@ -79,6 +79,7 @@ export async function rotate<User>(
     String(graceMs),
     settings.reuseDetection ? '1' : '0',
     String(ROTATED_KEPT),
+    settings.liveFingerprints,
     ...found.ids,
   ]);
   if (!Array.isArray(reply) || (reply.length !== 1 && reply.length !== 4)) throw badReply('EVALSHA rotate');
@@ -128,35 +129,11 @@ export async function refuseRotatedAway<User>(host: RotationHost<User>, hashKey:
  * fires once however many processes saw the reuse). Within the deadline `due` when given.
  */
 async function revokeFamily<User>(host: RotationHost<User>, hashKey: string, id: string, userId: string, due?: number): Promise<void> {
-  const reply = await host.script(REVOKE_FAMILY, hashKey, [String(host.settings.idleMs ?? 0), id, userId], due);
+  const reply = await host.script(REVOKE_FAMILY, hashKey, [String(host.settings.idleMs ?? 0), id, userId, host.settings.liveFingerprints], due);
   if (!Array.isArray(reply) || reply.length === 0) throw badReply('EVALSHA reuse');
   if (normaliseInteger(reply[0], 'EVALSHA reuse') !== 2) return;
   const [family, ...heads] = normaliseStrings(reply.slice(1), 'EVALSHA reuse');
   if (family === undefined) throw badReply('EVALSHA reuse');
   if (heads.length > 0) host.events.emit('expired', { reason: 'reuse', userId, ids: heads });
   host.events.emit('reuseDetected', { userId, family, id });
-}
-
-/**
- * The devices in a reply of the list script, newest first: one entry per family, its head,
- * marked `current` when `currentIds` names any token of the family (the old one in its grace
- * included).
- */
-export function listedDevices(reply: unknown, currentIds: readonly string[]): ListedToken[] {
-  if (!Array.isArray(reply) || reply.length % 2 !== 1) throw badReply('EVALSHA list');
-  const records: { id: string; record: StoredRecord }[] = [];
-  const currentFamilies = new Set<string>();
-  for (let i = 1; i < reply.length; i += 2) {
-    const id = normaliseString(reply[i], 'EVALSHA list');
-    const value = normaliseString(reply[i + 1], 'EVALSHA list');
-    if (id === null || value === null) throw badReply('EVALSHA list');
-    const record = decodeRecord(value, 'EVALSHA list');
-    records.push({ id, record });
-    if (currentIds.includes(id)) currentFamilies.add(record.family ?? id);
-  }
-  const list: ListedToken[] = [];
-  for (const { id, record } of records) {
-    if (record.graceEnd === null) list.push(markProduced({ ...tokenInfo(id, record), current: currentFamilies.has(record.family ?? id) }));
-  }
-  return list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1));
 }

@@ -1,4 +1,8 @@
-import { createHash } from 'node:crypto';
+import { lua, type LuaScript } from './lua.js';
+import { REVOKE_FAMILY, ROTATE_TOKEN } from './rotation-scripts.js';
+
+export type { LuaScript } from './lua.js';
+export { REVOKE_FAMILY, ROTATE_TOKEN } from './rotation-scripts.js';
 
 // Every change to a user's tokens is one of these scripts, on one declared key: KEYS[1], the
 // HASH of the user's routing tag. No script builds a key name, so each runs on Redis Cluster
@@ -7,129 +11,18 @@ import { createHash } from 'node:crypto';
 //
 // Times come from the server's clock (TIME), never the caller's, so app servers whose clocks
 // differ agree on what has expired. A record is `created␟expires␟lastUsed␟userId[␟rest]`, times
-// in base 36 (see record.ts).
-
-/** A Lua script with its SHA1, ready for EVALSHA. */
-export interface LuaScript {
-  readonly name: string;
-  readonly source: string;
-  readonly sha1: string;
-}
-
-const PRELUDE = `
-local SEP = '\\31'
-local DIGITS = '0123456789abcdefghijklmnopqrstuvwxyz'
-local function server_now()
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local function b36(n)
-  n = math.floor(n)
-  local s = ''
-  repeat
-    local d = n % 36
-    s = string.sub(DIGITS, d + 1, d + 1) .. s
-    n = math.floor(n / 36)
-  until n == 0
-  return s
-end
--- The first four parts of a record, and where the rest starts; nil for a value not ours.
-local function parse(value)
-  local r = {}
-  local start = 1
-  for i = 1, 4 do
-    local stop = string.find(value, SEP, start, true)
-    if stop then
-      r[i] = string.sub(value, start, stop - 1)
-      start = stop + 1
-    elseif i == 4 then
-      r[i] = string.sub(value, start)
-      start = #value + 2
-    else
-      return nil
-    end
-  end
-  local created = tonumber(r[1], 36)
-  if not created or r[4] == '' then return nil end
-  local expires = nil
-  if r[2] ~= '' then expires = tonumber(r[2], 36) end
-  local last = created
-  if r[3] ~= '' then last = tonumber(r[3], 36) or created end
-  return { created = created, expires = expires, last = last, user = r[4], rest = string.sub(value, start) }
-end
--- End of life: the earlier of the absolute expiry and the idle deadline; nil for neither.
-local function life_end(r, idle)
-  local e = r.expires
-  if idle > 0 then
-    local i = r.last + idle
-    if not e or i < e then e = i end
-  end
-  return e
-end
--- Reads every field of KEYS[1] and drops the dead ones. visit(id, record, end, value) may claim a
--- live field, which is then dropped too. Returns the latest end of life of what is left (nil
--- when one of them lives forever), and how many dead fields were dropped.
-local function sweep(now, idle, visit)
-  local all = redis.call('HGETALL', KEYS[1])
-  local latest = 0
-  local forever = false
-  local dead = 0
-  for i = 1, #all, 2 do
-    local id = all[i]
-    local r = parse(all[i + 1])
-    if r then
-      local e = life_end(r, idle)
-      if e and e <= now then
-        redis.call('HDEL', KEYS[1], id)
-        dead = dead + 1
-      elseif visit and visit(id, r, e, all[i + 1]) then
-        redis.call('HDEL', KEYS[1], id)
-      elseif not e then
-        forever = true
-      elseif e > latest then
-        latest = e
-      end
-    end
-  end
-  if forever then return nil, dead end
-  return latest, dead
-end
--- The key lives exactly as long as its longest-lived token.
-local function keep_alive(latest)
-  if latest == nil then
-    redis.call('PERSIST', KEYS[1])
-  elseif latest > 0 then
-    redis.call('PEXPIREAT', KEYS[1], latest)
-  end
-end
--- Rotation: a record's 8th part (see record.ts). The family of a token (its own id when none is
--- stored), and for a rotated-away token the end of its grace, else nil.
-local function rotation_of(id, r)
-  local rot = string.match(r.rest, '^[^\\31]*\\31[^\\31]*\\31[^\\31]*\\31([^\\31]*)') or ''
-  local family, grace = string.match(rot, '^([^!]*)!(%w+)$')
-  if not family then family = rot end
-  if family == '' then family = id end
-  if grace then return family, tonumber(grace, 36) end
-  return family, nil
-end
-`;
-
-function lua(name: string, body: string): LuaScript {
-  // Normalised so that re-indenting the source here does not change the SHA.
-  const source = (PRELUDE + body)
-    .split('\n')
-    .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.startsWith('--'))
-    .join('\n');
-  return { name, source, sha1: createHash('sha1').update(source).digest('hex') };
-}
+// in base 36 (see record.ts). A field's name, the token id, starts with the fingerprint of its
+// pepper (token.ts): the write scripts drop the fields of a pepper no longer listed.
 
 /**
- * Stores a new token; prunes dead fields; evicts the user's tokens closest to their end of
- * life (then the least recently used, then the oldest) when the user is at the cap. Rotated-away
- * tokens are not counted, and go with their family's evicted head.
- * KEYS: the tag's hash. ARGV: id, user id, ttl ms ('' = none), idle ms (0 = none), cap (0 = none), record tail.
- * Returns: { now, first (1 or 0), evicted id, ... }.
+ * Stores a new token; prunes dead fields (and those of dropped peppers); evicts the user's
+ * tokens closest to their end of life (then the least recently used, then the oldest) when the
+ * user is at the cap. Rotated-away tokens are not counted, and go with their family's evicted
+ * head. Refuses, changing nothing but the pruning, when the hash would hold more than
+ * HASH_MAX_FIELDS fields: a bound on what one script sweeps, whoever shares the hash.
+ * KEYS: the tag's hash. ARGV: id, user id, ttl ms ('' = none), idle ms (0 = none), cap (0 = none),
+ * record tail, live fingerprints.
+ * Returns: { now, first (1 or 0), evicted id, ... }, or { now, -1 } when the hash is full.
  */
 export const CREATE_TOKEN: LuaScript = lua('create', `
 local now = server_now()
@@ -146,10 +39,16 @@ local latest = sweep(now, idle, function(id, r, e)
     else mine[#mine + 1] = { id = id, e = e or math.huge, last = r.last, created = r.created, family = family } end
   end
   return false
-end)
+end, live_set(ARGV[7]))
+local evict = 0
+if cap > 0 and #mine >= cap then evict = #mine - cap + 1 end
+if redis.call('HLEN', KEYS[1]) - evict >= HASH_MAX then
+  keep_alive(latest)
+  return { now, -1 }
+end
 local reply = { now, 0 }
 if #mine == 0 then reply[2] = 1 end
-if cap > 0 and #mine >= cap then
+if evict > 0 then
   table.sort(mine, function(a, b)
     if a.e ~= b.e then return a.e < b.e end
     if a.last ~= b.last then return a.last < b.last end
@@ -157,7 +56,7 @@ if cap > 0 and #mine >= cap then
     return a.id < b.id
   end)
   local evicted = {}
-  for i = 1, #mine - cap + 1 do
+  for i = 1, evict do
     redis.call('HDEL', KEYS[1], mine[i].id)
     reply[#reply + 1] = mine[i].id
     evicted[mine[i].family] = true
@@ -184,22 +83,85 @@ return reply
 `);
 
 /**
+ * Confirms a token that CREATE_TOKEN stored with a provisional lifetime, once its write is held
+ * where the options ask: gives it its lifetime, then evicts the user's other tokens closest to
+ * their end of life (as CREATE_TOKEN does) while the user is over the cap; prunes dead fields.
+ * KEYS: the tag's hash. ARGV: id, user id, ttl ms ('' = none), idle ms (0 = none), cap (0 = none),
+ * live fingerprints.
+ * Returns: { 1, evicted id, ... }, or { 0 } when the token is gone (revoked meanwhile).
+ */
+export const CONFIRM_TOKEN: LuaScript = lua('confirm', `
+local now = server_now()
+local user = ARGV[2]
+local idle = tonumber(ARGV[4])
+local cap = tonumber(ARGV[5])
+local value = redis.call('HGET', KEYS[1], ARGV[1])
+local r = value and parse(value)
+if not r or r.user ~= user then return { 0 } end
+local e = life_end(r, idle)
+if e and e <= now then return { 0 } end
+r.expires = nil
+local expires = ''
+if ARGV[3] ~= '' then
+  r.expires = r.created + tonumber(ARGV[3])
+  expires = b36(r.expires)
+end
+local last = ''
+if r.last ~= r.created then last = b36(r.last) end
+local stored = b36(r.created) .. SEP .. expires .. SEP .. last .. SEP .. r.user
+if r.rest ~= '' then stored = stored .. SEP .. r.rest end
+redis.call('HSET', KEYS[1], ARGV[1], stored)
+local mine = {}
+local rotated = {}
+local latest = sweep(now, idle, function(id, other, oe)
+  if id ~= ARGV[1] and other.user == user then
+    -- Rotation: a rotated-away token is no device; it goes with its family's head.
+    local family, grace = rotation_of(id, other)
+    if grace then rotated[#rotated + 1] = { id = id, family = family }
+    else mine[#mine + 1] = { id = id, e = oe or math.huge, last = other.last, created = other.created, family = family } end
+  end
+  return false
+end, live_set(ARGV[6]))
+local reply = { 1 }
+if cap > 0 and #mine >= cap then
+  table.sort(mine, function(a, b)
+    if a.e ~= b.e then return a.e < b.e end
+    if a.last ~= b.last then return a.last < b.last end
+    if a.created ~= b.created then return a.created < b.created end
+    return a.id < b.id
+  end)
+  local evicted = {}
+  for i = 1, #mine - cap + 1 do
+    redis.call('HDEL', KEYS[1], mine[i].id)
+    reply[#reply + 1] = mine[i].id
+    evicted[mine[i].family] = true
+  end
+  for i = 1, #rotated do
+    if evicted[rotated[i].family] then redis.call('HDEL', KEYS[1], rotated[i].id) end
+  end
+end
+keep_alive(latest)
+return reply
+`);
+
+/**
  * Removes the first live token among the given ids (owned by the expected user, when one is
  * given), with the rest of its family (rotation: one device); prunes dead fields.
- * KEYS: the tag's hash. ARGV: expected user id or '', idle ms, id, ...
+ * KEYS: the tag's hash. ARGV: expected user id or '', idle ms, live fingerprints, id, ...
  * Returns: { 1-based position of the removed id, its owner, other family heads removed, ... },
  * or an empty array.
  */
 export const EXPIRE_TOKEN: LuaScript = lua('expire', `
 local now = server_now()
 local idle = tonumber(ARGV[2])
+local live = live_set(ARGV[3])
 local found, family = nil, nil
-for i = 3, #ARGV do
-  local value = redis.call('HGET', KEYS[1], ARGV[i])
+for i = 4, #ARGV do
+  local value = (not live or live[string.sub(ARGV[i], 1, FP_LENGTH)]) and redis.call('HGET', KEYS[1], ARGV[i])
   local r = value and parse(value)
   local e = r and life_end(r, idle)
   if r and (ARGV[1] == '' or r.user == ARGV[1]) and (not e or e > now) then
-    found = { i - 2, r.user }
+    found = { i - 3, r.user }
     family = rotation_of(ARGV[i], r)
     break
   end
@@ -208,24 +170,27 @@ local latest = sweep(now, idle, function(id, r)
   if not found or r.user ~= found[2] then return false end
   local f, grace = rotation_of(id, r)
   if f ~= family then return false end
-  if not grace and id ~= ARGV[found[1] + 2] then found[#found + 1] = id end
+  if not grace and id ~= ARGV[found[1] + 3] then found[#found + 1] = id end
   return true
-end)
+end, live_set(ARGV[3]))
 keep_alive(latest)
 return found or {}
 `);
 
 /**
  * Removes every live token of one user, or every one but the ids to keep and their families;
- * prunes dead fields.
- * KEYS: the tag's hash. ARGV: user id, idle ms, id to keep, ...
- * Returns: the ids removed, rotated-away tokens left out (one per device).
+ * prunes dead fields. An id to keep whose record is another user's changes nothing: the caller
+ * passed someone else's token as the user's current one.
+ * KEYS: the tag's hash. ARGV: user id, idle ms, live fingerprints, id to keep, ...
+ * Returns: the ids removed, rotated-away tokens left out (one per device), or -1 when an id to
+ * keep is another user's.
  */
 export const EXPIRE_USER_TOKENS: LuaScript = lua('expire-user', `
 local keep = {}
-for i = 3, #ARGV do
+for i = 4, #ARGV do
   local value = redis.call('HGET', KEYS[1], ARGV[i])
   local r = value and parse(value)
+  if r and r.user ~= ARGV[1] then return -1 end
   if r then keep[rotation_of(ARGV[i], r)] = true end
 end
 local removed = {}
@@ -235,37 +200,38 @@ local latest = sweep(server_now(), tonumber(ARGV[2]), function(id, r)
   if keep[family] then return false end
   if not grace then removed[#removed + 1] = id end
   return true
-end)
+end, live_set(ARGV[3]))
 keep_alive(latest)
 return removed
 `);
 
 /**
- * Prunes dead fields, then reads every live token of one user.
- * KEYS: the tag's hash. ARGV: user id, idle ms.
+ * Reads every live token of one user; unless read-only, prunes dead fields on the way.
+ * KEYS: the tag's hash. ARGV: user id, idle ms, live fingerprints, '1' to prune or '0' read-only.
  * Returns: { now, id, record, id, record, ... }.
  */
 export const LIST_TOKENS: LuaScript = lua('list', `
 local now = server_now()
 local out = { now }
+local readonly = ARGV[4] == '0'
 local latest = sweep(now, tonumber(ARGV[2]), function(id, r, e, value)
   if r.user == ARGV[1] then
     out[#out + 1] = id
     out[#out + 1] = value
   end
   return false
-end)
-keep_alive(latest)
+end, live_set(ARGV[3]), readonly)
+if not readonly then keep_alive(latest) end
 return out
 `);
 
 /**
  * Prunes dead fields of one tag's hash, for the admin tools.
- * KEYS: the tag's hash. ARGV: idle ms.
+ * KEYS: the tag's hash. ARGV: idle ms, live fingerprints ('' = keep every pepper's).
  * Returns: how many fields were dropped.
  */
 export const PRUNE_TOKENS: LuaScript = lua('prune', `
-local latest, dead = sweep(server_now(), tonumber(ARGV[1]), nil)
+local latest, dead = sweep(server_now(), tonumber(ARGV[1]), nil, live_set(ARGV[2] or ''))
 if redis.call('EXISTS', KEYS[1]) == 1 then keep_alive(latest) end
 return dead
 `);
@@ -275,19 +241,20 @@ return dead
  * timeout, lets the hash live at least until the token's new end of life. O(1): it reads and
  * writes only its own field, so a verification costs the same whatever the number of tokens.
  * KEYS: the tag's hash. ARGV: id, interval ms, idle ms (0 = none).
- * Returns: the time written, or 0 when it wrote nothing (too soon, dead or gone).
+ * Returns: the time written; 0 when it wrote nothing because it was too soon; -1 when the
+ * token is gone (revoked, dead, or not a record), which refuses the verification.
  */
 export const TOUCH_TOKEN: LuaScript = lua('touch', `
 local value = redis.call('HGET', KEYS[1], ARGV[1])
-if not value then return 0 end
+if not value then return -1 end
 local r = parse(value)
-if not r then return 0 end
+if not r then return -1 end
 local now = server_now()
 local idle = tonumber(ARGV[3])
 local e = life_end(r, idle)
 if e and e <= now then
   redis.call('HDEL', KEYS[1], ARGV[1])
-  return 0
+  return -1
 end
 if now - r.last < tonumber(ARGV[2]) then return 0 end
 local expires = ''
@@ -305,88 +272,6 @@ return now
 `);
 
 /**
- * Rotation: issues the successor of a live family head, with its user, scopes, device and meta,
- * in its family; the old token turns rotated-away and authenticates until its grace ends (with
- * detection off, it expires then). Keeps the newest `kept` rotated-away tokens of the family;
- * never evicts. Prunes dead fields.
- * KEYS: the tag's hash. ARGV: expected user id or '', idle ms, new id, ttl ms ('' = none),
- * grace ms, detection ('1' or '0'), kept, current id, ...
- * Returns: { now, 1, old id, old record } when rotated; { now, 2, id, user id } for a token
- * rotated away whose grace is over (a reuse); { now } for anything else.
- */
-export const ROTATE_TOKEN: LuaScript = lua('rotate', `
-local now = server_now()
-local idle = tonumber(ARGV[2])
-local id, value, r = nil, nil, nil
-for i = 8, #ARGV do
-  local v = redis.call('HGET', KEYS[1], ARGV[i])
-  local p = v and parse(v)
-  local e = p and life_end(p, idle)
-  if p and (ARGV[1] == '' or p.user == ARGV[1]) and (not e or e > now) then
-    id, value, r = ARGV[i], v, p
-    break
-  end
-end
-if not id then return { now } end
-local family, grace = rotation_of(id, r)
-if grace and grace <= now then return { now, 2, id, r.user } end
-if grace then return { now } end
-local older = {}
-local latest = sweep(now, idle, function(other, o)
-  local f, g = rotation_of(other, o)
-  if o.user == r.user and f == family and g then older[#older + 1] = { id = other, grace = g } end
-  return false
-end)
-table.sort(older, function(a, b) return a.grace > b.grace end)
-for i = tonumber(ARGV[7]), #older do redis.call('HDEL', KEYS[1], older[i].id) end
-local tail = SEP .. r.user .. SEP .. string.match(r.rest .. SEP .. SEP .. SEP, '^([^\\31]*\\31[^\\31]*\\31[^\\31]*\\31)')
-local grace_end = now + tonumber(ARGV[5])
-local expires, last, stored = r.expires, '', ''
-if ARGV[6] ~= '1' and (not expires or grace_end < expires) then expires = grace_end end
-if expires then expires = b36(expires) else expires = '' end
-if r.last ~= r.created then last = b36(r.last) end
-if family ~= id then stored = family end
-redis.call('HSET', KEYS[1], id, b36(r.created) .. SEP .. expires .. SEP .. last .. tail .. stored .. '!' .. b36(grace_end))
-local n = { created = now, last = now, expires = nil }
-if ARGV[4] ~= '' then n.expires = now + tonumber(ARGV[4]) end
-expires = n.expires and b36(n.expires) or ''
-redis.call('HSET', KEYS[1], ARGV[3], b36(now) .. SEP .. expires .. SEP .. tail .. family)
-local e = life_end(n, idle)
-if latest ~= nil then
-  if e == nil then latest = nil elseif e > latest then latest = e end
-end
-keep_alive(latest)
-return { now, 1, id, value }
-`);
-
-/**
- * Rotation: revokes a whole family at once when one of its rotated-away tokens is used after its
- * grace (a reuse). KEYS: the tag's hash. ARGV: idle ms, id of the token used, its user id.
- * Returns: { 2, family, head id removed, ... } when revoked; { 1 } while the token is in its
- * grace by the server's clock; { 0 } when it is gone or not rotated away.
- */
-export const REVOKE_FAMILY: LuaScript = lua('reuse', `
-local now = server_now()
-local idle = tonumber(ARGV[1])
-local value = redis.call('HGET', KEYS[1], ARGV[2])
-local r = value and parse(value)
-if not r or r.user ~= ARGV[3] then return { 0 } end
-local e, family, grace = life_end(r, idle), rotation_of(ARGV[2], r)
-if not grace or (e and e <= now) then return { 0 } end
-if grace > now then return { 1 } end
-local reply = { 2, family }
-local latest = sweep(now, idle, function(id, o)
-  if o.user ~= r.user then return false end
-  local f, g = rotation_of(id, o)
-  if f ~= family then return false end
-  if not g then reply[#reply + 1] = id end
-  return true
-end)
-keep_alive(latest)
-return reply
-`);
-
-/**
  * Reads the server's clock, so a repository can tell how far its own clock is from it.
  * KEYS: a tag's hash, declared only so the call goes to its node; it is not read.
  * Returns: the server's time in epoch ms.
@@ -396,4 +281,4 @@ return server_now()
 `);
 
 /** Every script, for the specs that check them all. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, PRUNE_TOKENS, TOUCH_TOKEN, SERVER_TIME, ROTATE_TOKEN, REVOKE_FAMILY];
+export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_TOKEN, CONFIRM_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, PRUNE_TOKENS, TOUCH_TOKEN, SERVER_TIME, ROTATE_TOKEN, REVOKE_FAMILY];

@@ -7,7 +7,9 @@ import { SERVER_TIME } from './scripts.js';
 // The Redis server's clock, as seen from this process. Stored times come from the server's
 // clock (TIME in the scripts), so expiry and idle time are judged against it, whatever this
 // host's clock says: one TIME script beside a repository's first verification, taken as of the
-// middle of its round trip, and again once a minute in the background.
+// middle of its round trip, and again once a minute in the background. Between measurements
+// the estimate runs on the monotonic clock (performance.now()), and the minute is counted on it
+// too, so a step of the host's wall clock, either way, changes no verdict.
 
 // How often a verifying repository measures the server's clock again.
 const RESYNC_MS = 60_000;
@@ -15,21 +17,27 @@ const RESYNC_MS = 60_000;
 /** An estimate of the Redis server's clock, from one small script now and then. */
 export class ServerClock {
   private readonly clock: () => number;
+  private readonly monotonic: () => number;
   private readonly deadline: CallDeadline;
-  // How far the server's clock is ahead of `clock()`, in ms; null until a measurement told.
+  // The server's time minus `monotonic()`, in ms; null until a measurement told.
   private offset: number | null = null;
-  // When (on `clock()`) the offset was measured, and the measurement in flight, if any.
+  // When (on `monotonic()`) the offset was measured, and the measurement in flight, if any.
   private measuredAt = -Infinity;
   private measuring: Promise<void> | undefined;
 
-  constructor(clock: () => number, deadline: CallDeadline) {
+  /**
+   * `clock` is the host's wall clock, used only until the first measurement succeeds;
+   * `monotonic` (performance.now() but in specs) carries the estimate from then on.
+   */
+  constructor(clock: () => number, deadline: CallDeadline, monotonic: () => number = () => performance.now()) {
     this.clock = clock;
     this.deadline = deadline;
+    this.monotonic = monotonic;
   }
 
   /** The server's time now, in epoch ms; this host's clock until a measurement succeeds. */
   now(): number {
-    return this.clock() + (this.offset ?? 0);
+    return this.offset === null ? this.clock() : this.monotonic() + this.offset;
   }
 
   /**
@@ -38,7 +46,7 @@ export class ServerClock {
    */
   measureIfDue(store: StoreClient, routeKey: string, due: number): Promise<void> | undefined {
     if (this.offset === null) return this.measure(store, routeKey, due);
-    if (this.clock() - this.measuredAt > RESYNC_MS) void this.measure(store, routeKey, due);
+    if (this.monotonic() - this.measuredAt > RESYNC_MS) void this.measure(store, routeKey, due);
     return undefined;
   }
 
@@ -48,10 +56,10 @@ export class ServerClock {
    */
   private measure(store: StoreClient, routeKey: string, due: number): Promise<void> {
     if (this.measuring !== undefined) return this.measuring;
-    const sent = this.clock();
+    const sent = this.monotonic();
     const measuring: Promise<void> = runScript(store, this.deadline, SERVER_TIME, [routeKey], [], due)
       .then((reply) => {
-        const received = this.clock();
+        const received = this.monotonic();
         const at = normaliseInteger(reply, 'EVALSHA time');
         this.offset = at - (sent + received) / 2;
         this.measuredAt = received;

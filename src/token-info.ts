@@ -1,5 +1,6 @@
-import type { StoredRecord } from './record.js';
-import type { TokenInfo } from './types.js';
+import { decodeRecord, type StoredRecord } from './record.js';
+import { badReply, normaliseString } from './replies.js';
+import type { ListedToken, TokenInfo } from './types.js';
 
 // Token info as the package hands it out, branded. `expireToken` takes only these, never a
 // look-alike object built from request data, which could name someone else's token.
@@ -38,4 +39,28 @@ export function producedToken(value: unknown, call: string): TokenInfo {
     );
   }
   return value as TokenInfo;
+}
+
+/**
+ * The live tokens of a LIST_TOKENS reply, one entry per device, newest first: a rotated-away
+ * token is left out (its family's head stands for the device, see rotation.ts), and the
+ * device of a token in `currentIds` is marked `current`, whichever of its family asked.
+ */
+export function listedTokens(reply: unknown, currentIds: readonly string[]): ListedToken[] {
+  if (!Array.isArray(reply) || reply.length % 2 !== 1) throw badReply('EVALSHA list');
+  const records: { id: string; record: StoredRecord }[] = [];
+  const currentFamilies = new Set<string>();
+  for (let i = 1; i < reply.length; i += 2) {
+    const id = normaliseString(reply[i], 'EVALSHA list');
+    const value = normaliseString(reply[i + 1], 'EVALSHA list');
+    if (id === null || value === null) throw badReply('EVALSHA list');
+    const record = decodeRecord(value, 'EVALSHA list');
+    records.push({ id, record });
+    if (currentIds.includes(id)) currentFamilies.add(record.family ?? id);
+  }
+  const list: ListedToken[] = [];
+  for (const { id, record } of records) {
+    if (record.graceEnd === null) list.push(markProduced({ ...tokenInfo(id, record), current: currentFamilies.has(record.family ?? id) }));
+  }
+  return list.sort((a, b) => b.createdAt.getTime() - a.createdAt.getTime() || (a.id < b.id ? -1 : 1));
 }

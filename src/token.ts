@@ -2,18 +2,26 @@ import { createHash, createHmac, hash, randomBytes } from 'node:crypto';
 import { crc32 } from 'node:zlib';
 
 // Pure token arithmetic: generation, parsing, checksum and digest. No I/O lives here.
+//
+// Invariants: a token is `<prefix>_<tag><secret><checksum>`, all after `_` in base62. The tag
+// is 64 bits of a plain SHA-256 of the user id, so no one who chooses user ids can grind two
+// users onto one hash (about 2^64 digests for a targeted collision), and it never depends on a
+// pepper, so a pepper rotation moves no keys. A token id starts with the fingerprint of the
+// pepper it was made under, so the scripts can drop the records of a pepper that was dropped.
 
 const ALPHABET = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
-const BASE64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
 
-/** Length of the routing tag: 6 base62 digits hold a 32-bit number. */
-export const TAG_LENGTH = 6;
+/** Length of the routing tag: 11 base62 digits hold a 64-bit number (62^11 > 2^64). */
+export const TAG_LENGTH = 11;
 /** Length of the secret: 43 base62 digits carry 256 bits (43 × log2 62 ≈ 256.03). */
 export const SECRET_LENGTH = 43;
 /** Length of the CRC32 checksum in base62. */
 export const CHECKSUM_LENGTH = 6;
-/** Length of a token id: 128 bits in base64url. */
+/** Length of a token id: its pepper's fingerprint, then 108 bits of digest, in base64url. */
 export const TOKEN_ID_LENGTH = 22;
+/** Length of a pepper's fingerprint, the first characters of every token id made under it: 24 bits in base64url. */
+export const FINGERPRINT_LENGTH = 4;
+const DIGEST_CHARS = TOKEN_ID_LENGTH - FINGERPRINT_LENGTH;
 const BODY_LENGTH = TAG_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH;
 const ID_PATTERN = new RegExp(`^[A-Za-z0-9_-]{${TOKEN_ID_LENGTH}}$`);
 const BODY_PATTERN = /^[0-9A-Za-z]+$/;
@@ -42,12 +50,20 @@ function base62Fixed(value: number, width: number): string {
   return out;
 }
 
+const BIG_62 = 62n;
+
 /**
- * The routing tag of a user: a plain SHA-256 of the user id, cut to 32 bits, in base62.
+ * The routing tag of a user: a plain SHA-256 of the user id, cut to 64 bits, in base62.
  * It never depends on a secret, so a pepper rotation keeps every user's keys in place.
  */
 export function routingTag(userId: string): string {
-  return base62Fixed(createHash('sha256').update(userId).digest().readUInt32BE(0), TAG_LENGTH);
+  let rest = createHash('sha256').update(userId).digest().readBigUInt64BE(0);
+  let out = '';
+  for (let i = 0; i < TAG_LENGTH; i++) {
+    out = ALPHABET.charAt(Number(rest % BIG_62)) + out;
+    rest /= BIG_62;
+  }
+  return out;
 }
 
 function randomBase62(length: number): string {
@@ -95,16 +111,26 @@ export function isTokenId(value: unknown): value is string {
 }
 
 /**
- * The public id of a token under one pepper: the first 128 bits of its SHA-256 (or
- * HMAC-SHA-256) digest, base64url. It names the token's record; it cannot be turned back into
- * the token, so showing or logging it grants nothing.
+ * The fingerprint of a pepper (null: no pepper, plain SHA-256): 24 bits of an HMAC keyed by
+ * it, base64url. It starts every token id made under that pepper, which lets the scripts tell
+ * the records of a listed pepper from those of one that was dropped. It reveals nothing usable
+ * about the pepper.
  */
-export function tokenId(key: string, secret: Buffer | null): string {
-  if (secret !== null) return createHmac('sha256', secret).update(key).digest().subarray(0, 16).toString('base64url');
+export function pepperFingerprint(secret: Buffer | null): string {
+  return createHmac('sha256', secret ?? Buffer.alloc(0)).update('passport-redis-multi-token pepper').digest().subarray(0, 3).toString('base64url');
+}
+
+// The fingerprint of no pepper, computed once: the verification of a plain token uses it.
+const PLAIN_FINGERPRINT = pepperFingerprint(null);
+
+/**
+ * The public id of a token under one pepper: the pepper's fingerprint, then the first 108 bits
+ * of the token's SHA-256 (or HMAC-SHA-256) digest, base64url. It names the token's record; it
+ * cannot be turned back into the token, so showing or logging it grants nothing.
+ */
+export function tokenId(key: string, secret: Buffer | null, fingerprint?: string): string {
   // The hot path of verification. crypto.hash is the one-shot form, well over twice as fast as
-  // createHash for short input, and asking it for base64url skips a hex string and its decoding.
-  // 16 bytes are 21 base64 digits and 2 bits: the 22nd digit keeps its top 2 bits, the rest zero,
-  // exactly as encoding the 16 bytes alone would give.
-  const digest = hash('sha256', key, 'base64url');
-  return digest.slice(0, 21) + BASE64URL.charAt(BASE64URL.indexOf(digest.charAt(21)) & 0x30);
+  // createHash for short input; 18 base64url digits are exactly 108 bits, so no bits to trim.
+  if (secret !== null) return (fingerprint ?? pepperFingerprint(secret)) + createHmac('sha256', secret).update(key).digest('base64url').slice(0, DIGEST_CHARS);
+  return PLAIN_FINGERPRINT + hash('sha256', key, 'base64url').slice(0, DIGEST_CHARS);
 }

@@ -9,30 +9,17 @@
 //   POST /logout  expireToken(req.authInfo), then 204
 // and answers a store error with its statusCode (503), the framework's own way.
 import assert from 'node:assert/strict';
-import { after, before, describe, it } from 'node:test';
-import { createClient, type RedisClientType } from 'redis';
+import { describe, it } from 'node:test';
 import { MultiTokenRepository } from '../../src/index.js';
-import { call, type RunningApp } from './http.js';
-import { startRedisServer, uniquePrefix, type RedisServer } from './redis-server.js';
-
-export interface SpecUser {
-  id: string;
-  name: string;
-}
-
-export const specUsers: ReadonlyMap<string, SpecUser> = new Map([
-  ['1', { id: '1', name: 'ada' }],
-  ['2', { id: '2', name: 'grace' }],
-  ['3', { id: '3', name: 'linus' }],
-]);
-
-export const ada: SpecUser = specUsers.get('1')!;
-export const linus: SpecUser = specUsers.get('3')!;
+import { call, callRepeated, type RunningApp } from './http.js';
+import { uniquePrefix, type RedisServer } from './redis-server.js';
+import { sharedRedis } from './shared-redis.js';
+import { ada, users, type User } from './users.js';
 
 /** What each extra check is given. */
 export interface EdgeContext {
   readonly url: string;
-  readonly tokens: MultiTokenRepository<SpecUser>;
+  readonly tokens: MultiTokenRepository<User>;
   readonly server: RedisServer;
 }
 
@@ -40,7 +27,7 @@ export type EdgeCase = readonly [title: string, run: (context: EdgeContext) => P
 
 export interface EdgeSuiteOptions {
   /** Starts the app under test on the suite's repository. */
-  start(tokens: MultiTokenRepository<SpecUser>): Promise<RunningApp>;
+  start(tokens: MultiTokenRepository<User>): Promise<RunningApp>;
   /** Checks of the framework's own, run while Redis is up. */
   whileUp?: readonly EdgeCase[];
   /** Checks run after the 503 check, with Redis stopped. */
@@ -57,39 +44,29 @@ const TIMEOUT_MS = 400;
 /** Registers the edge checks for one framework. */
 export function describeEdge(title: string, options: EdgeSuiteOptions): void {
   describe(title, () => {
-    let server: RedisServer;
-    let client: RedisClientType;
-    let tokens: MultiTokenRepository<SpecUser>;
+    // A server of the suite's own: the last checks stop it.
+    const shared = sharedRedis({ own: true });
+    let tokens: MultiTokenRepository<User>;
     let app: RunningApp;
-    const context = (): EdgeContext => ({ url: app.url, tokens, server });
+    const context = (): EdgeContext => ({ url: app.url, tokens, server: shared.server });
 
-    before(async () => {
-      server = await startRedisServer();
-      client = createClient({ url: server.url });
-      // The checks stop the server; node-redis reports that as an 'error' event.
-      client.on('error', () => {});
-      await client.connect();
-      tokens = new MultiTokenRepository<SpecUser>({
-        redis: client,
+    shared.before(async () => {
+      tokens = new MultiTokenRepository<User>({
+        redis: shared.client,
         keyPrefix: uniquePrefix('edge'),
-        findUser: (id) => specUsers.get(id) ?? null,
+        findUser: (id) => users.get(id) ?? null,
         timeout: TIMEOUT_MS,
       });
       app = await options.start(tokens);
     });
-
-    after(async () => {
-      await app?.close();
-      client?.destroy();
-      await server?.stop();
-    });
+    shared.after(() => app?.close());
 
     it('answers a fresh token with 200, its user and its token info', async () => {
       const { token } = await tokens.createToken(ada, { device: 'phone' });
       const res = await call(`${app.url}/me`, { token: token.key });
       assert.equal(res.status, 200);
       assert.equal(res.challenge, null);
-      const body = JSON.parse(res.body) as { user: SpecUser; token: { id: string; userId: string; device: string } };
+      const body = JSON.parse(res.body) as { user: User; token: { id: string; userId: string; device: string } };
       assert.deepEqual(body.user, ada);
       assert.equal(body.token.id, token.id);
       assert.equal(body.token.userId, '1');
@@ -107,6 +84,15 @@ export function describeEdge(title: string, options: EdgeSuiteOptions): void {
       const res = await call(`${app.url}/me`, { headers: { authorization: 'Bearer a b' } });
       assert.equal(res.status, 400);
       assert.equal(res.challenge, INVALID_REQUEST);
+    });
+
+    it('answers two Authorization headers with 400 invalid_request, even when the first holds a valid token', async () => {
+      const { token } = await tokens.createToken(ada);
+      for (const second of [`Bearer ${token.key}`, 'Bearer other', 'Basic dXNlcjpwYXNz']) {
+        const res = await callRepeated(`${app.url}/me`, { authorization: [`Bearer ${token.key}`, second] });
+        assert.equal(res.status, 400, second);
+        assert.equal(res.challenge, INVALID_REQUEST);
+      }
     });
 
     it('answers a revoked token with 401 invalid_token', async () => {
@@ -144,7 +130,7 @@ export function describeEdge(title: string, options: EdgeSuiteOptions): void {
     it('answers a valid token with 503 and no challenge once Redis is down', async () => {
       const { token } = await tokens.createToken(ada);
       assert.equal((await call(`${app.url}/me`, { token: token.key })).status, 200);
-      await server.stop();
+      await shared.server.stop();
       const res = await call(`${app.url}/me`, { token: token.key });
       assert.equal(res.status, 503);
       assert.equal(res.challenge, null);

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http';
+import { request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
 export interface RunningApp {
@@ -40,4 +40,19 @@ export async function call(
   if (options.signal !== undefined) init.signal = options.signal;
   const res = await fetch(url, init);
   return { status: res.status, challenge: res.headers.get('www-authenticate'), body: await res.text(), headers: res.headers };
+}
+
+/** GET with headers that may repeat (fetch would join them into one): each value is its own header line. */
+export function callRepeated(url: string, headers: Record<string, string[]>): Promise<{ status: number; challenge: string | null }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers }, (res) => {
+      res.resume();
+      res.on('end', () => {
+        const challenge = res.headers['www-authenticate'];
+        resolve({ status: res.statusCode ?? 0, challenge: typeof challenge === 'string' ? challenge : null });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }

@@ -13,8 +13,9 @@ import { PassportStrategy } from '@nestjs/passport';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { MultiTokenRepository, RedisMultiTokenStrategy, type TokenInfo } from '../../src/index.js';
 import { RedisMultiTokenGuard, RequireScopes } from '../../src/nest/index.js';
-import { ada, linus, type EdgeCase, type SpecUser } from './edge-suite.js';
+import type { EdgeCase } from './edge-suite.js';
 import { call, type RunningApp } from './http.js';
+import { ada, linus, type User } from './users.js';
 
 const TOKENS = Symbol('tokens');
 
@@ -26,32 +27,32 @@ interface AuthenticatedRequest {
 
 @Injectable()
 class TokenStrategy extends PassportStrategy(RedisMultiTokenStrategy) {
-  constructor(@Inject(TOKENS) tokens: MultiTokenRepository<SpecUser>) {
+  constructor(@Inject(TOKENS) tokens: MultiTokenRepository<User>) {
     super({ repository: tokens });
   }
 }
 
 @Injectable()
 class DeviceStrategy extends PassportStrategy(RedisMultiTokenStrategy, 'with-device') {
-  constructor(@Inject(TOKENS) tokens: MultiTokenRepository<SpecUser>) {
+  constructor(@Inject(TOKENS) tokens: MultiTokenRepository<User>) {
     super({ repository: tokens });
   }
 
-  override validate(user: SpecUser, token: TokenInfo): (SpecUser & { device: string | null }) | false {
+  override validate(user: User, token: TokenInfo): (User & { device: string | null }) | false {
     return user.name === 'linus' ? false : { ...user, device: token.device };
   }
 }
 
 @Injectable()
 class RequestStrategy extends PassportStrategy(RedisMultiTokenStrategy, 'with-request') {
-  constructor(@Inject(TOKENS) tokens: MultiTokenRepository<SpecUser>) {
+  constructor(@Inject(TOKENS) tokens: MultiTokenRepository<User>) {
     super({ repository: tokens, passReqToCallback: true });
   }
 }
 
 @Controller()
 class TokenController {
-  constructor(@Inject(TOKENS) private readonly tokens: MultiTokenRepository<SpecUser>) {}
+  constructor(@Inject(TOKENS) private readonly tokens: MultiTokenRepository<User>) {}
 
   @Get('me')
   @UseGuards(RedisMultiTokenGuard())
@@ -86,7 +87,7 @@ class TokenController {
   }
 }
 
-function appModule(tokens: MultiTokenRepository<SpecUser>): new () => object {
+function appModule(tokens: MultiTokenRepository<User>): new () => object {
   @Module({
     controllers: [TokenController],
     providers: [{ provide: TOKENS, useValue: tokens }, TokenStrategy, DeviceStrategy, RequestStrategy],
@@ -96,7 +97,7 @@ function appModule(tokens: MultiTokenRepository<SpecUser>): new () => object {
 }
 
 /** Starts the app on `platform`, on a free loopback port. */
-export async function startNest(tokens: MultiTokenRepository<SpecUser>, platform: 'express' | 'fastify'): Promise<RunningApp> {
+export async function startNest(tokens: MultiTokenRepository<User>, platform: 'express' | 'fastify'): Promise<RunningApp> {
   const module = appModule(tokens);
   // The logger would print the expected store errors of the Redis-down check. Nest types its
   // options as a class but documents and reads them as a plain object.

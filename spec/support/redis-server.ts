@@ -1,6 +1,8 @@
 // Throwaway redis-server processes for the specs: each on a free loopback port, with no
-// persistence, killable and freezable for fault tests. With REDIS_URL set, `useRedis()` hands
-// out that server instead. Neither possible: a clear error, never a silent skip.
+// persistence unless asked (AOF in the server's temp dir), killable and freezable for fault
+// tests. The binary is `redis-server`, or SPEC_SERVER's path (the Valkey rows of the test
+// matrix), or the one a spec names. With REDIS_URL set, `useRedis()` hands out that server
+// instead. Neither possible: a clear error, never a silent skip.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -26,6 +28,29 @@ export interface RedisServer {
 
 const START_TIMEOUT_MS = 10_000;
 
+/** How a throwaway server is started. */
+export interface ServerOptions {
+  /** Path of the server binary. Default: SPEC_SERVER, else `redis-server` on PATH. */
+  binary?: string;
+  /** AOF on, with this fsync policy, in the server's own temp dir (kept across `restart`). */
+  appendfsync?: 'always' | 'everysec' | 'no';
+}
+
+/** The binary the specs start: SPEC_SERVER when set (the Valkey rows), else Debian's redis-server. */
+export function specServerBinary(): string {
+  const path = process.env.SPEC_SERVER;
+  return path === undefined || path === '' ? 'redis-server' : path;
+}
+
+/** VALKEY_SERVER's path, or undefined when unset (the Valkey rows are then skipped, loudly). */
+export function valkeyServer(): string | undefined {
+  const path = process.env.VALKEY_SERVER;
+  return path === undefined || path === '' ? undefined : path;
+}
+
+/** The one line a Valkey-only spec prints, and skips with, when VALKEY_SERVER is unset. */
+export const VALKEY_SKIP = 'VALKEY_SERVER is not set: the Valkey rows are skipped (set VALKEY_SERVER=/path/to/valkey-server)';
+
 /** A loopback port nothing listens on, as of now. */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -38,13 +63,13 @@ export function freePort(): Promise<number> {
   });
 }
 
-function launch(port: number, args: string[], ready: string): Promise<ChildProcess> {
+function launch(binary: string, port: number, args: string[], ready: string): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(binary, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const timer = setTimeout(() => {
       child.kill('SIGKILL');
-      reject(new Error(`redis-server on port ${port} did not start within ${START_TIMEOUT_MS} ms:\n${output}`));
+      reject(new Error(`${binary} on port ${port} did not start within ${START_TIMEOUT_MS} ms:\n${output}`));
     }, START_TIMEOUT_MS);
     const onData = (chunk: Buffer): void => {
       output += chunk.toString();
@@ -62,13 +87,13 @@ function launch(port: number, args: string[], ready: string): Promise<ChildProce
       clearTimeout(timer);
       reject(
         err.code === 'ENOENT'
-          ? new Error('redis-server is not installed: install it (apt-get install redis-server) or set REDIS_URL')
+          ? new Error(`${binary} is not installed: install redis-server (apt-get install redis-server), set REDIS_URL, or fix SPEC_SERVER / VALKEY_SERVER`)
           : err,
       );
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
-      reject(new Error(`redis-server exited with code ${String(code)} before it was ready:\n${output}`));
+      reject(new Error(`${binary} exited with code ${String(code)} before it was ready:\n${output}`));
     });
   });
 }
@@ -78,10 +103,12 @@ function exited(child: ChildProcess): Promise<void> {
   return new Promise((resolve) => child.once('exit', () => resolve()));
 }
 
-/** Starts a throwaway redis-server of the specs' own. */
-export function startRedisServer(extra: string[] = []): Promise<RedisServer> {
+/** Starts a throwaway redis-server (or `options.binary`) of the specs' own. */
+export function startRedisServer(extra: string[] = [], options: ServerOptions = {}): Promise<RedisServer> {
+  const aof = options.appendfsync === undefined ? ['--appendonly', 'no'] : ['--appendonly', 'yes', '--appendfsync', options.appendfsync];
   return startProcess(
-    (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extra],
+    options.binary ?? specServerBinary(),
+    (port, dir) => ['--port', String(port), '--bind', '127.0.0.1', '--save', '', ...aof, '--dir', dir, ...extra],
     'Ready to accept connections',
   );
 }
@@ -90,8 +117,8 @@ export function startRedisServer(extra: string[] = []): Promise<RedisServer> {
  * Starts a throwaway Sentinel watching `master` under the name `mymaster`. With `fast`, it
  * declares the master down after half a second and fails over at once, for failover specs.
  */
-export function startRedisSentinel(master: RedisServer, options: { fast?: boolean } = {}): Promise<RedisServer> {
-  return startProcess((port, dir) => {
+export function startRedisSentinel(master: RedisServer, options: { fast?: boolean; binary?: string } = {}): Promise<RedisServer> {
+  return startProcess(options.binary ?? specServerBinary(), (port, dir) => {
     const config = join(dir, 'sentinel.conf');
     const lines = [`sentinel monitor mymaster 127.0.0.1 ${master.port} 1`];
     if (options.fast === true) {
@@ -102,7 +129,7 @@ export function startRedisSentinel(master: RedisServer, options: { fast?: boolea
   }, '+monitor master mymaster');
 }
 
-async function startProcess(argsFor: (port: number, dir: string) => string[], ready: string): Promise<RedisServer> {
+async function startProcess(binary: string, argsFor: (port: number, dir: string) => string[], ready: string): Promise<RedisServer> {
   const dir = mkdtempSync(join(tmpdir(), 'rmt-redis-'));
   let lastError: unknown;
   for (let attempt = 0; attempt < 5; attempt++) {
@@ -110,7 +137,7 @@ async function startProcess(argsFor: (port: number, dir: string) => string[], re
     const args = argsFor(port, dir);
     let child: ChildProcess;
     try {
-      child = await launch(port, args, ready);
+      child = await launch(binary, port, args, ready);
     } catch (err) {
       lastError = err;
       if (err instanceof Error && err.message.includes('not installed')) throw err;
@@ -132,7 +159,7 @@ async function startProcess(argsFor: (port: number, dir: string) => string[], re
         await exited(current);
       },
       async restart() {
-        current = await launch(port, args, ready);
+        current = await launch(binary, port, args, ready);
       },
     };
     process.once('exit', () => {

@@ -1,8 +1,11 @@
-import { ANY_TAG, tagOfKey } from '../keys.js';
+import { ANY_TAG, tagKey, tagOfKey } from '../keys.js';
 import { decodeRecord, endOfLife } from '../record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from '../replies.js';
 import { runScript } from '../run-script.js';
-import { PRUNE_TOKENS } from '../scripts.js';
+import { LIST_TOKENS, PRUNE_TOKENS } from '../scripts.js';
+import { routingTag } from '../token.js';
+import { listedTokens } from '../token-info.js';
+import type { ListedToken } from '../types.js';
 import type { AdminConnection, ServerConnection } from './connection.js';
 
 // The admin work that has to walk the whole key space: stats and prune. Only the CLI runs it,
@@ -213,11 +216,12 @@ export async function collectStats(connection: AdminConnection, options: WalkOpt
 export async function pruneTokens(connection: AdminConnection, options: WalkOptions): Promise<PruneResult> {
   const servers = await connection.servers();
   const result: PruneResult = { servers: servers.length, keys: 0, keysPruned: 0, removed: 0 };
+  // '' keeps every pepper's tokens: the CLI knows no pepper, so it drops none for being unlisted.
   const idle = String(options.idleMs ?? 0);
   for await (const { keys } of scanTagKeys(servers, options.prefix, options.onProgress)) {
     const counts = await Promise.all(
       keys.map(async (key) =>
-        normaliseInteger(await runScript(connection.store, connection.deadline, PRUNE_TOKENS, [key], [idle]), 'EVALSHA prune'),
+        normaliseInteger(await runScript(connection.store, connection.deadline, PRUNE_TOKENS, [key], [idle, '']), 'EVALSHA prune'),
       ),
     );
     result.keys += keys.length;
@@ -227,4 +231,15 @@ export async function pruneTokens(connection: AdminConnection, options: WalkOpti
     }
   }
   return result;
+}
+
+/**
+ * The live tokens of one user, newest first, read-only: unlike the repository's `listTokens`,
+ * it removes nothing, dead tokens included, so an operator's `--idle-timeout` only hides. It
+ * knows no pepper, so it shows the tokens of every pepper, a dropped one's included.
+ */
+export async function listUserTokens(connection: AdminConnection, prefix: string, userId: string, idleMs: number | null): Promise<ListedToken[]> {
+  const key = tagKey(prefix, routingTag(userId));
+  const reply = await runScript(connection.store, connection.deadline, LIST_TOKENS, [key], [userId, String(idleMs ?? 0), '', '0']);
+  return listedTokens(reply, []);
 }

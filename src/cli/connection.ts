@@ -1,5 +1,5 @@
 import { isNodeRedisClient, nodeRedisStore, type RedisClientLike, type StoreClient } from '../client.js';
-import { loadRedis, teardown, type Disposable, type RedisModule, type SocketOptions } from '../connection.js';
+import { loadRedis, redactUrl, teardown, type Disposable, type RedisModule, type SocketOptions } from '../connection.js';
 import { MultiTokenStoreError } from '../errors.js';
 import { CallDeadline } from '../deadline.js';
 import { normaliseString } from '../replies.js';
@@ -18,6 +18,8 @@ export interface ServerConnection {
 export interface AdminConnection {
   /** Whether it is a cluster. */
   readonly cluster: boolean;
+  /** Why the CLI could not tell a cluster from a single server (everything it asks was refused), if so. */
+  readonly undetermined?: string;
   /** The node-redis client, for a `MultiTokenRepository`. */
   readonly client: RedisClientLike;
   /** The client as the package's scripts run on it. */
@@ -57,16 +59,27 @@ export interface ConnectOptions {
   cluster: boolean;
   /** Deadline in ms for connecting and for each command. */
   timeoutMs: number;
+  /** The key prefix, for probe keys an ACL allows. Default `'rmt:'`. */
+  prefix?: string;
 }
 
-/** The URL without its password, for messages. */
-export function redactUrl(url: string): string {
-  const parsed = new URL(url);
-  if (parsed.password !== '') parsed.password = '***';
-  return parsed.toString().replace(/\/$/, '');
+// TLS errors that say the server's certificate was not accepted (Node's and OpenSSL's codes).
+const CERTIFICATE_ERROR = /^(CERT_|ERR_TLS_CERT|UNABLE_TO_|DEPTH_ZERO_SELF_SIGNED_CERT|SELF_SIGNED_CERT_IN_CHAIN|ERR_SSL_)/;
+
+/** The certificate error among what a connection reported, if any. */
+function certificateError(errors: readonly unknown[]): (Error & { code: string }) | undefined {
+  for (const err of errors) {
+    const code = (err as { code?: unknown } | null)?.code;
+    if (err instanceof Error && typeof code === 'string' && CERTIFICATE_ERROR.test(code)) return err as Error & { code: string };
+  }
+  return undefined;
 }
 
-function unreachable(what: string, url: string, timeoutMs: number, err: unknown): MultiTokenStoreError {
+function unreachable(what: string, url: string, timeoutMs: number, err: unknown, reported: readonly unknown[] = []): MultiTokenStoreError {
+  const rejected = certificateError([err, (err as { cause?: unknown } | null)?.cause, ...reported]);
+  if (rejected !== undefined) {
+    return new MultiTokenStoreError('ERR_MULTITOKEN_STORE', `the TLS certificate of ${what} at ${redactUrl(url)} was rejected: ${rejected.code} (${rejected.message})`, { cause: rejected });
+  }
   if (err instanceof MultiTokenStoreError && err.code === 'ERR_MULTITOKEN_TIMEOUT') {
     return new MultiTokenStoreError('ERR_MULTITOKEN_TIMEOUT', `${what} at ${redactUrl(url)} did not answer within ${timeoutMs} ms`);
   }
@@ -91,27 +104,25 @@ export async function openConnection(options: ConnectOptions): Promise<AdminConn
 
   const client = redis.createClient({ url, socket }) as NodeClient;
   // With no reconnects, a lost connection fails the commands in flight, which report it; an
-  // unheard 'error' event would end the process instead.
-  client.on('error', () => {});
+  // unheard 'error' event would end the process instead. What it reports is kept, for a
+  // certificate error that would otherwise show only as a timeout.
+  const reported: unknown[] = [];
+  client.on('error', (err) => reported.push(err));
   try {
     await deadline.guard(() => client.connect(), 'CONNECT');
   } catch (err) {
     teardown(client);
-    throw unreachable('Redis', url, socket.connectTimeout, err);
+    throw unreachable('Redis', url, socket.connectTimeout, err, reported);
   }
   const send = (args: string[]): Promise<unknown> => deadline.guard(() => client.sendCommand(args), args[0]!);
-  let info: string | null = null;
+  let cluster: boolean | undefined;
   try {
-    info = normaliseString(await send(['INFO', 'cluster']), 'INFO');
+    cluster = await detectCluster(send, options.prefix ?? 'rmt:');
   } catch (err) {
-    // A server that refuses INFO (an ACL, a proxy) is taken as standalone; one that does not
-    // answer at all fails the command here.
-    if (err instanceof MultiTokenStoreError && err.code === 'ERR_MULTITOKEN_TIMEOUT') {
-      teardown(client);
-      throw unreachable('Redis', url, socket.connectTimeout, err);
-    }
+    teardown(client);
+    throw unreachable('Redis', url, socket.connectTimeout, err);
   }
-  if (info !== null && /^cluster_enabled:1\s*$/m.test(info)) {
+  if (cluster === true) {
     teardown(client);
     return openCluster(redis, url, socket, deadline);
   }
@@ -122,6 +133,7 @@ export async function openConnection(options: ConnectOptions): Promise<AdminConn
   const server: ServerConnection = { send };
   return {
     cluster: false,
+    ...(cluster === undefined ? { undetermined: `could not tell whether ${redactUrl(url)} is a cluster (INFO, CLUSTER and EXISTS were refused); pass --cluster if it is` } : {}),
     client,
     store: nodeRedisStore(client),
     deadline,
@@ -129,6 +141,44 @@ export async function openConnection(options: ConnectOptions): Promise<AdminConn
     sendForKey: (_key, args) => send(args),
     close: () => teardown(client),
   };
+}
+
+function refused(err: unknown): boolean {
+  // A timeout means the server is not answering: that fails the command, not the probe.
+  return !(err instanceof MultiTokenStoreError && err.code === 'ERR_MULTITOKEN_TIMEOUT');
+}
+
+/**
+ * Whether the server is a cluster node: from `INFO cluster`; else from `CLUSTER MYID`; else from
+ * a MOVED reply to EXISTS on probe keys under `prefix` spread over many slots (a single master
+ * that holds every slot answers none, and is walked like a single server, rightly). Undefined
+ * when all of it is refused. Rejects when the server does not answer.
+ */
+async function detectCluster(send: (args: string[]) => Promise<unknown>, prefix: string): Promise<boolean | undefined> {
+  try {
+    const info = normaliseString(await send(['INFO', 'cluster']), 'INFO');
+    if (info !== null && /^cluster_enabled:[01]\s*$/m.test(info)) return /^cluster_enabled:1\s*$/m.test(info);
+  } catch (err) {
+    if (!refused(err)) throw err;
+  }
+  try {
+    await send(['CLUSTER', 'MYID']);
+    return true;
+  } catch (err) {
+    if (!refused(err)) throw err;
+    if (/cluster support disabled/i.test(String((err as { cause?: unknown }).cause))) return false;
+  }
+  let answered = false;
+  for (let i = 0; i < 16; i++) {
+    try {
+      await send(['EXISTS', `${prefix}{cluster-probe-${i}}`]);
+      answered = true;
+    } catch (err) {
+      if (!refused(err)) throw err;
+      if (/^MOVED /.test((err as { cause?: { message?: string } }).cause?.message ?? '')) return true;
+    }
+  }
+  return answered ? false : undefined;
 }
 
 async function openCluster(redis: RedisModule, url: string, socket: CliSocket, deadline: CallDeadline): Promise<AdminConnection> {
@@ -140,12 +190,13 @@ async function openCluster(redis: RedisModule, url: string, socket: CliSocket, d
   if (parsed.username !== '') defaults.username = decodeURIComponent(parsed.username);
   if (parsed.password !== '') defaults.password = decodeURIComponent(parsed.password);
   const cluster = redis.createCluster({ rootNodes: [{ url }], defaults, useReplicas: false }) as ClusterClient;
-  cluster.on('error', () => {});
+  const reported: unknown[] = [];
+  cluster.on('error', (err) => reported.push(err));
   try {
     await deadline.guard(() => cluster.connect(), 'CONNECT');
   } catch (err) {
     teardown(cluster);
-    throw unreachable('Redis Cluster', url, socket.connectTimeout, err);
+    throw unreachable('Redis Cluster', url, socket.connectTimeout, err, reported);
   }
   if (!Array.isArray(cluster.masters) || typeof cluster.nodeClient !== 'function' || !isNodeRedisClient(cluster)) {
     teardown(cluster);

@@ -6,6 +6,25 @@ import { TIME_LEFT_BUCKETS, type PruneResult, type ScanProgress, type TokenStats
 // Nothing here ever sees a token: token info carries public ids only.
 
 const DEVICE_WIDTH = 40;
+// What must not reach a terminal raw: controls, format characters (bidi overrides among them),
+// lone surrogates, private-use and unassigned code points, line and paragraph separators.
+const NON_PRINTABLE = /[\p{C}\p{Zl}\p{Zp}]/gu;
+// The same, less C0: in JSON output, C0 stands outside strings (the indentation's newlines), and
+// JSON.stringify has escaped every C0 inside them already.
+// eslint-disable-next-line no-control-regex
+const NON_PRINTABLE_IN_JSON = /(?![\x00-\x1f])[\p{C}\p{Zl}\p{Zp}]/gu;
+
+/** `text` with every non-printable character written as `\u{XXXX}`, safe to print to a terminal. */
+export function printable(text: string): string {
+  return text.replace(NON_PRINTABLE, (char) => `\\u{${char.codePointAt(0)!.toString(16).toUpperCase()}}`);
+}
+
+/** `value` as indented JSON whose strings carry no raw non-printable character: each is a `\\uXXXX` escape. */
+export function printableJson(value: unknown): string {
+  return JSON.stringify(value, null, 2).replace(NON_PRINTABLE_IN_JSON, (char) =>
+    Array.from({ length: char.length }, (_, i) => `\\u${char.charCodeAt(i).toString(16).padStart(4, '0')}`).join(''),
+  );
+}
 
 /** A token as `list --json` prints it: the token info, dates as ISO 8601. */
 export interface ListedTokenJson {
@@ -46,12 +65,13 @@ function table(header: readonly string[], rows: readonly (readonly string[])[]):
 }
 
 /** The text of `list`: one row per token, newest first. */
-export function formatTokenList(userId: string, tokens: readonly TokenInfo[]): string {
+export function formatTokenList(rawUserId: string, tokens: readonly TokenInfo[]): string {
+  const userId = printable(rawUserId);
   if (tokens.length === 0) return `User ${userId} has no live tokens.\n`;
   const rows = tokens.map((token) => [
     token.id,
-    token.device === null ? '-' : cut(token.device, DEVICE_WIDTH),
-    token.scopes.join(' '),
+    token.device === null ? '-' : cut(printable(token.device), DEVICE_WIDTH),
+    printable(token.scopes.join(' ')),
     when(token.createdAt),
     when(token.lastUsedAt),
     token.expiresAt === null ? 'never' : when(token.expiresAt),

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { isValidKeyPrefix } from '../keys.js';
 import { DEFAULT_KEY_PREFIX, DEFAULT_REDIS_URL, isRedisUrl, positiveSeconds } from '../options.js';
-import { isStorableUserId } from '../record.js';
+import { userIdProblem } from '../record.js';
 import { isTokenId, TOKEN_ID_LENGTH } from '../token.js';
 
 // The command line: what each command takes, its help text, and reading argv into one
@@ -62,7 +62,9 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     description:
       'Lists the live tokens of one user, newest first: public id, device, scopes, when it was\n' +
       'created, last used and when it expires. It never prints a token: the ids it shows are\n' +
-      'public and grant nothing. Dead tokens of the user are pruned on the way.',
+      'public and grant nothing. Read-only: it removes nothing, and --idle-timeout only hides\n' +
+      'idle tokens. It knows no pepper, so tokens of a dropped pepper still show until the app\n' +
+      'next writes to the user\'s hash. Characters a terminal would act on are shown escaped.',
   },
   revoke: {
     operands: ['userId', 'tokenId'],
@@ -70,13 +72,17 @@ const COMMANDS: Readonly<Record<CommandName, CommandSpec>> = {
     summary: 'Revoke one token of a user, by its public id (from list)',
     description:
       'Revokes one token of a user by its public id, as `list` shows it. The token must belong\n' +
-      'to that user. Exits with status 1 when the user has no live token with that id.',
+      'to that user. Exits with status 1 when the user has no live token with that id, naming\n' +
+      'the prefix and the URL it looked under.',
   },
   'revoke-all': {
     operands: ['userId'],
     idle: false,
     summary: 'Revoke every token of a user ("log out everywhere")',
-    description: 'Revokes every token of one user and prints how many were live.',
+    description:
+      'Revokes every token of one user and prints how many were live. Exits with status 1 when\n' +
+      'the user has none, naming the prefix and the URL it looked under: a wrong --prefix, URL\n' +
+      'or database finds nothing, and the tokens would still work.',
   },
   stats: {
     operands: [],
@@ -130,7 +136,7 @@ ${COMMON_HELP}
 
 Run '${TOOL} <command> --help' for the help of one command.
 Exit status: 0 on success, 1 when an operation failed (Redis unreachable or too slow, no
-such token), 2 on bad usage.
+such token, nothing to revoke), 2 on bad usage.
 `;
 }
 
@@ -257,9 +263,8 @@ export function readInvocation(argv: readonly string[], env: Readonly<Record<str
   };
 
   const [userId, tokenId] = operands;
-  if (userId !== undefined && !isStorableUserId(userId)) {
-    throw new UsageError('userId must be a non-empty id without control characters');
-  }
+  const problem = userId === undefined ? null : userIdProblem(userId);
+  if (problem !== null) throw new UsageError(`userId ${problem}: a user id is non-empty, well-formed, without control characters, at most 256 bytes`);
   switch (name) {
     case 'list':
       return { kind: 'list', userId: userId!, options };

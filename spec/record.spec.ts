@@ -95,6 +95,8 @@ describe('a stored record', () => {
         scopes: ['read', 'write'],
         device: 'phone',
         meta: { os: 'ios' },
+        family: null,
+        graceEnd: null,
       });
       // A touch falls due once this process's estimate of the server's clock has passed the
       // creation; on a loaded machine that estimate may lag by a few ms.
@@ -113,7 +115,8 @@ describe('a stored record', () => {
     const bad: [label: string, value: string][] = [
       ['one part', 'not a record'],
       ['three parts', [CREATED.toString(36), '', ''].join(SEPARATOR)],
-      ['eight parts', `${valid}${SEPARATOR}read${SEPARATOR}phone${SEPARATOR}{}${SEPARATOR}more`],
+      ['nine parts', `${valid}${SEPARATOR}read${SEPARATOR}phone${SEPARATOR}{}${SEPARATOR}family${SEPARATOR}more`],
+      ['an eighth part that is no rotation part', `${valid}${SEPARATOR}read${SEPARATOR}phone${SEPARATOR}{}${SEPARATOR}a b!zz`],
       ['an empty user id', stored({ created: CREATED }, '')],
       ['no creation time', ['', '', '', 'ada'].join(SEPARATOR)],
       ['a time in upper case', ['ABC', '', '', 'ada'].join(SEPARATOR)],

@@ -13,24 +13,12 @@ import { createClient, createClientPool, createCluster, type RedisClientType, ty
 import { MultiTokenError, MultiTokenRepository, type TokenExpiredEvent } from '../src/index.js';
 import { startRedisCluster, type RedisCluster } from './support/redis-cluster.js';
 import { startRedisServer, uniquePrefix, type RedisServer } from './support/redis-server.js';
+import { until } from './support/until.js';
 
 interface User {
   id: string;
 }
 
-/** Resolves once `check` returns true, polling every 50 ms; rejects after `ms`. */
-async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
-  const started = Date.now();
-  for (;;) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    if (Date.now() - started > ms) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 async function admin(url: string): Promise<RedisClientType> {
   const client: RedisClientType = createClient({ url });

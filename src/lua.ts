@@ -121,6 +121,32 @@ local function rotation_of(id, r)
   if grace then return family, tonumber(grace, 36) end
   return family, nil
 end
+-- The user's devices, for the cap: a family head is a device; a rotated-away token is none, and
+-- goes with its family's head when that is evicted.
+local function add_device(mine, rotated, id, r, e)
+  local family, grace = rotation_of(id, r)
+  if grace then rotated[#rotated + 1] = { id = id, family = family }
+  else mine[#mine + 1] = { id = id, e = e or math.huge, last = r.last, created = r.created, family = family } end
+end
+-- Evicts COUNT devices closest to their end of life (then the least recently used, then the
+-- oldest), each with its family; appends the evicted heads to REPLY.
+local function evict_devices(mine, rotated, count, reply)
+  table.sort(mine, function(a, b)
+    if a.e ~= b.e then return a.e < b.e end
+    if a.last ~= b.last then return a.last < b.last end
+    if a.created ~= b.created then return a.created < b.created end
+    return a.id < b.id
+  end)
+  local evicted = {}
+  for i = 1, count do
+    redis.call('HDEL', KEYS[1], mine[i].id)
+    reply[#reply + 1] = mine[i].id
+    evicted[mine[i].family] = true
+  end
+  for i = 1, #rotated do
+    if evicted[rotated[i].family] then redis.call('HDEL', KEYS[1], rotated[i].id) end
+  end
+end
 `;
 
 /** A script body, after the shared prelude, as a LuaScript with its SHA1. */

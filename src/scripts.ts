@@ -32,12 +32,7 @@ local cap = tonumber(ARGV[5])
 local mine = {}
 local rotated = {}
 local latest = sweep(now, idle, function(id, r, e)
-  if r.user == user then
-    -- Rotation: a rotated-away token is no device; it goes with its family's head.
-    local family, grace = rotation_of(id, r)
-    if grace then rotated[#rotated + 1] = { id = id, family = family }
-    else mine[#mine + 1] = { id = id, e = e or math.huge, last = r.last, created = r.created, family = family } end
-  end
+  if r.user == user then add_device(mine, rotated, id, r, e) end
   return false
 end, live_set(ARGV[7]))
 local evict = 0
@@ -48,23 +43,7 @@ if redis.call('HLEN', KEYS[1]) - evict >= HASH_MAX then
 end
 local reply = { now, 0 }
 if #mine == 0 then reply[2] = 1 end
-if evict > 0 then
-  table.sort(mine, function(a, b)
-    if a.e ~= b.e then return a.e < b.e end
-    if a.last ~= b.last then return a.last < b.last end
-    if a.created ~= b.created then return a.created < b.created end
-    return a.id < b.id
-  end)
-  local evicted = {}
-  for i = 1, evict do
-    redis.call('HDEL', KEYS[1], mine[i].id)
-    reply[#reply + 1] = mine[i].id
-    evicted[mine[i].family] = true
-  end
-  for i = 1, #rotated do
-    if evicted[rotated[i].family] then redis.call('HDEL', KEYS[1], rotated[i].id) end
-  end
-end
+if evict > 0 then evict_devices(mine, rotated, evict, reply) end
 local expires = ''
 local r = { created = now, last = now, expires = nil }
 if ARGV[3] ~= '' then
@@ -114,32 +93,11 @@ redis.call('HSET', KEYS[1], ARGV[1], stored)
 local mine = {}
 local rotated = {}
 local latest = sweep(now, idle, function(id, other, oe)
-  if id ~= ARGV[1] and other.user == user then
-    -- Rotation: a rotated-away token is no device; it goes with its family's head.
-    local family, grace = rotation_of(id, other)
-    if grace then rotated[#rotated + 1] = { id = id, family = family }
-    else mine[#mine + 1] = { id = id, e = oe or math.huge, last = other.last, created = other.created, family = family } end
-  end
+  if id ~= ARGV[1] and other.user == user then add_device(mine, rotated, id, other, oe) end
   return false
 end, live_set(ARGV[6]))
 local reply = { 1 }
-if cap > 0 and #mine >= cap then
-  table.sort(mine, function(a, b)
-    if a.e ~= b.e then return a.e < b.e end
-    if a.last ~= b.last then return a.last < b.last end
-    if a.created ~= b.created then return a.created < b.created end
-    return a.id < b.id
-  end)
-  local evicted = {}
-  for i = 1, #mine - cap + 1 do
-    redis.call('HDEL', KEYS[1], mine[i].id)
-    reply[#reply + 1] = mine[i].id
-    evicted[mine[i].family] = true
-  end
-  for i = 1, #rotated do
-    if evicted[rotated[i].family] then redis.call('HDEL', KEYS[1], rotated[i].id) end
-  end
-end
+if cap > 0 and #mine >= cap then evict_devices(mine, rotated, #mine - cap + 1, reply) end
 keep_alive(latest)
 return reply
 `);

@@ -3,7 +3,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /** Resolves once `check` returns true, polling every 50 ms; rejects after `ms`. */
-export async function until(what: string, check: () => Promise<boolean>, ms = 15_000): Promise<void> {
+export async function until(what: string, check: () => Promise<boolean>, ms = 20_000): Promise<void> {
   const started = Date.now();
   for (;;) {
     try {

@@ -1,7 +1,8 @@
 // What the server says about itself: command counts, memory and version, read with INFO.
 import type { RedisClientType } from 'redis';
 
-function fields(info: string): Map<string, string> {
+/** The `name:value` lines of an INFO reply, section headers left out. */
+export function fields(info: string): Map<string, string> {
   const out = new Map<string, string>();
   for (const line of info.split('\r\n')) {
     const colon = line.indexOf(':');

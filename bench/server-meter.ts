@@ -2,6 +2,7 @@
 // time, bytes in and out, and the replication offset. Differences of two readings price what
 // happened between them on the server, whatever the load on the machine's other processes.
 import type { RedisClientType } from 'redis';
+import { fields } from './redis-info.js';
 
 /** One reading of a server's counters. */
 export interface ServerReading {
@@ -29,15 +30,6 @@ export interface ServerDelta {
 
 /** A client that can send a raw command: node-redis standalone, or one node of a cluster. */
 export type RawClient = Pick<RedisClientType, 'sendCommand'>;
-
-function fields(info: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const line of info.split('\r\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && !line.startsWith('#')) out.set(line.slice(0, colon), line.slice(colon + 1));
-  }
-  return out;
-}
 
 function numberOf(map: Map<string, string>, name: string): number {
   const value = map.get(name);

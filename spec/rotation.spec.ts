@@ -411,6 +411,34 @@ describe('rotation with client-side caching and replicas', () => {
     }
   });
 
+  it('undoes a rotation whose wait fails: no successor is left, the old token keeps working, and a retry is safe', async () => {
+    // A master with no replica: every WAIT 1 comes back short.
+    const client: RedisClientType = createClient({ url: master.url });
+    client.on('error', () => {});
+    await client.connect();
+    const keyPrefix = uniquePrefix('rotation-undo');
+    const plain = new MultiTokenRepository<User>({ redis: client, keyPrefix });
+    let tokens: MultiTokenRepository<User> | undefined;
+    try {
+      const { token } = await plain.createToken(ada);
+      const hash = hashKeyOf(keyPrefix, ada.id);
+      const before = await client.hGetAll(hash);
+      tokens = new MultiTokenRepository<User>({ redis: client, keyPrefix, replicas: 1, timeout: 500 });
+      const events = recordEvents(tokens);
+      const short = (err: unknown): boolean => err instanceof MultiTokenError && err.code === 'ERR_MULTITOKEN_REPLICAS';
+      await assert.rejects(tokens.rotateToken(token.key, { grace: GRACE }), short);
+      assert.deepEqual(await client.hGetAll(hash), before, 'the successor is gone and the old record is back');
+      await sleep(PAST_GRACE_MS);
+      assert.notEqual(await plain.authenticate(token.key), null, 'the old token works past what would have been its grace');
+      await assert.rejects(tokens.rotateToken(token.key, { grace: GRACE }), short);
+      assert.notEqual(await plain.authenticate(token.key), null, 'a retry is safe');
+      assert.deepEqual(events.reused, []);
+    } finally {
+      await tokens?.close();
+      client.destroy();
+    }
+  });
+
   it('sends a family revocation through the replicated write path: it waits for the replica like any revocation', async () => {
     const replica = await startRedisServer(['--replicaof', '127.0.0.1', String(master.port)]);
     const watch: RedisClientType = createClient({ url: replica.url });

@@ -85,3 +85,16 @@ end, live_set(ARGV[4]))
 keep_alive(latest)
 return reply
 `);
+
+/**
+ * Rotation: undoes a rotation whose wait (replicas, durable) failed, so its successor never
+ * reached the caller: the successor goes, and the old token gets back the record it had.
+ * KEYS: the tag's hash. ARGV: old id, new id, the old record as it was.
+ * Returns: 1 when undone; 0 when the old token is gone (revoked meanwhile), changing nothing.
+ */
+export const UNROTATE_TOKEN: LuaScript = lua('unrotate', `
+if not redis.call('HGET', KEYS[1], ARGV[1]) then return 0 end
+redis.call('HDEL', KEYS[1], ARGV[2])
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+return 1
+`);

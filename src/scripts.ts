@@ -1,8 +1,8 @@
 import { lua, type LuaScript } from './lua.js';
-import { REVOKE_FAMILY, ROTATE_TOKEN } from './rotation-scripts.js';
+import { REVOKE_FAMILY, ROTATE_TOKEN, UNROTATE_TOKEN } from './rotation-scripts.js';
 
 export type { LuaScript } from './lua.js';
-export { REVOKE_FAMILY, ROTATE_TOKEN } from './rotation-scripts.js';
+export { REVOKE_FAMILY, ROTATE_TOKEN, UNROTATE_TOKEN } from './rotation-scripts.js';
 
 // Every change to a user's tokens is one of these scripts, on one declared key: KEYS[1], the
 // HASH of the user's routing tag. No script builds a key name, so each runs on Redis Cluster
@@ -239,4 +239,4 @@ return server_now()
 `);
 
 /** Every script, for the specs that check them all. */
-export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_TOKEN, CONFIRM_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, PRUNE_TOKENS, TOUCH_TOKEN, SERVER_TIME, ROTATE_TOKEN, REVOKE_FAMILY];
+export const ALL_SCRIPTS: readonly LuaScript[] = [CREATE_TOKEN, CONFIRM_TOKEN, EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, PRUNE_TOKENS, TOUCH_TOKEN, SERVER_TIME, ROTATE_TOKEN, REVOKE_FAMILY, UNROTATE_TOKEN];

@@ -1,9 +1,9 @@
 import type { StoreClient } from './client.js';
 import type { CallDeadline } from './deadline.js';
 import { MultiTokenStoreError } from './errors.js';
-import { badReply, normaliseInteger } from './replies.js';
+import { badReply, normaliseInteger, normaliseString } from './replies.js';
 import { runScript } from './run-script.js';
-import { CONFIRM_TOKEN, CREATE_TOKEN, EXPIRE_TOKEN, type LuaScript } from './scripts.js';
+import { CONFIRM_TOKEN, CREATE_TOKEN, EXPIRE_TOKEN, ROTATE_TOKEN, UNROTATE_TOKEN, type LuaScript } from './scripts.js';
 import type { PinnedConnection } from './writer.js';
 
 // Writes that wait: with `replicas`, until that many replicas hold the write (WAIT); with
@@ -19,6 +19,8 @@ import type { PinnedConnection } from './writer.js';
 //   the wait confirms does a second script give it its lifetime and evict past the cap. A
 //   failed wait removes it; if even that removal is lost (the master died), the token, which
 //   nobody holds, dies within seconds and is the first the cap would evict.
+// - A rotation that rejected is undone (UNROTATE_TOKEN): its successor goes, and the old token
+//   gets back its record, so the rotation may be retried.
 
 /** What a write waits for. */
 export interface WriteWaits {
@@ -96,8 +98,22 @@ async function waitOn(connection: PinnedConnection, waits: WriteWaits, due: numb
 }
 
 /**
- * Runs a revocation script, then waits (WAIT or WAITAOF) on the same connection, within the
- * deadline `due`. A rejection leaves the revocation applied: retrying is safe.
+ * What undoes a write whose wait failed: the arguments of UNROTATE_TOKEN for a rotation that
+ * issued a successor; null for anything else (a revocation stands, and retrying it is safe).
+ */
+function undoOf(script: LuaScript, args: string[], reply: unknown): string[] | null {
+  if (script !== ROTATE_TOKEN || !Array.isArray(reply) || reply.length !== 4) return null;
+  if (normaliseInteger(reply[1], 'EVALSHA rotate') !== 1) return null;
+  const oldId = normaliseString(reply[2], 'EVALSHA rotate');
+  const oldRecord = normaliseString(reply[3], 'EVALSHA rotate');
+  const newId = args[2];
+  return oldId === null || oldRecord === null || newId === undefined ? null : [oldId, newId, oldRecord];
+}
+
+/**
+ * Runs a revocation or rotation script, then waits (WAIT or WAITAOF) on the same connection,
+ * within the deadline `due`. A rejection leaves a revocation applied, and undoes a rotation:
+ * retrying is safe.
  */
 export function runWaitedScript(
   store: StoreClient,
@@ -110,9 +126,17 @@ export function runWaitedScript(
 ): Promise<unknown> {
   const task = async (connection: PinnedConnection): Promise<unknown> => {
     const reply = await scriptOn(connection, script, keys, args);
-    // Queued behind another call's wait until past its deadline, the caller has its answer
-    // already: the revocation is applied, and its wait would only hold up the calls behind it.
-    if (performance.now() < due) await waitOn(connection, waits, due);
+    const undo = undoOf(script, args, reply);
+    try {
+      // Queued behind another call's wait until past its deadline, the caller has its answer
+      // already: a revocation is applied, and its wait would only hold up the calls behind it.
+      if (performance.now() < due) await waitOn(connection, waits, due);
+      else if (undo !== null) throw new MultiTokenStoreError('ERR_MULTITOKEN_TIMEOUT', 'The call was abandoned at its deadline');
+    } catch (err) {
+      // A rotation whose successor never reached the caller is undone on the same connection.
+      if (undo !== null) await scriptOn(connection, UNROTATE_TOKEN, keys, undo).catch(() => {});
+      throw err;
+    }
     return reply;
   };
   return deadline.guard(() => store.pinned(keys[0] ?? '', task), `EVALSHA ${script.name} + ${waits.durable ? 'WAITAOF' : 'WAIT'}`, due);

@@ -1,6 +1,7 @@
 // CAPACITY.md's generated part, pure: the measured constants with their run, the worked
 // examples printed by the model, the cluster evidence and the scale run. `npm run bench`
 // and `npm run scale` rewrite it between the markers; the formulae around it are by hand.
+import type { ClusterEvidence } from '../bench/capacity-cluster.js';
 import { OPERATIONS, SIZES, WRITE_OPERATIONS, valueOf, type Constants, type ConstantsFile } from './constants.js';
 import { parseCapacityArgs } from './args.js';
 import { plan, type Workload } from './model.js';
@@ -59,22 +60,6 @@ export function exampleWorkload(args: string): Workload {
   const command = parseCapacityArgs(args.split(' '));
   if (command.help) throw new Error('an example asked for help');
   return command.workload;
-}
-
-interface ClusterShape {
-  users: number;
-  perServerRate: number;
-  rounds: number;
-  secondsPerRound: number;
-  shares: number[];
-  worstShareDeviation: number;
-  clusterCpuUs: number;
-  singleCpuUs: number;
-  cpuRatio: number;
-  cpuRatioRounds: number[];
-  clusterOpsPerSecond: number;
-  singleOpsPerSecond: number;
-  slots: { items: number; mean: number; min: number; max: number; maxOverMean: number; expectedMaxOverMean: number; chiSquare: number; degreesOfFreedom: number; pValue: number; checkedWithServer: number; disagreements: number; keyExample: string };
 }
 
 interface MemoryPointShape {
@@ -150,7 +135,7 @@ export function renderGenerated(file: ConstantsFile, constants: Constants, scale
     ),
     '',
   );
-  const cluster = file.evidence.cluster as ClusterShape | undefined;
+  const cluster = file.evidence.cluster as ClusterEvidence | undefined;
   if (cluster !== undefined) {
     const s = cluster.slots;
     lines.push(

@@ -4,7 +4,7 @@
 // other load on the machine slows it less than it slows the throughput figures.
 //   node --import tsx bench/verify-cost.ts [calls=300000] [rounds=5]
 import { createHash } from 'node:crypto';
-import { bearerRequest, passportCall, USER_ID, DEVICE } from './contenders.js';
+import { bearerRequest, MinimalHashedStrategy, passportCall, USER_ID, DEVICE } from './contenders.js';
 import { median } from './measure.js';
 import { deadline as deadlineMath, pkg, record as recordMath, token as tokenMath } from './package.js';
 
@@ -28,6 +28,8 @@ const memoryClient = {
 const repository = new pkg.MultiTokenRepository({ redis: memoryClient });
 const strategy = new pkg.RedisMultiTokenStrategy({ repository });
 const viaPassport = passportCall(strategy, bearerRequest(key));
+// The floor on the same store: the minimal hashed-token strategy (header, digest, one read, success).
+const minimal = passportCall(new MinimalHashedStrategy((field) => memoryClient.hGet('', field)), bearerRequest(key));
 const deadline = new deadlineMath.CallDeadline(2000);
 const read = (): Promise<string | null> => answer;
 // What the repository builds for each success: three Dates, and the WeakSet entry that lets
@@ -47,6 +49,7 @@ interface Part {
 
 const parts: Part[] = [
   { name: 'whole verification: strategy.authenticate as Passport calls it', run: viaPassport, async: true },
+  { name: 'the floor: the minimal hashed-token strategy as Passport calls it', run: minimal, async: true },
   { name: 'repository.authenticate(key)', run: () => repository.authenticate(key), async: true },
   { name: '  parseToken (format, base62, CRC32 checksum)', run: () => tokenMath.parseToken(key, 'rmt'), async: false },
   { name: '  tokenId (SHA-256, first 128 bits, base64url)', run: () => tokenMath.tokenId(key, null), async: false },

@@ -66,7 +66,10 @@ function field(container: unknown, name: string): unknown {
 function repeatsAuthorization(req: BearerRequest): boolean {
   const raw = req.rawHeaders ?? req.raw?.rawHeaders ?? req.req?.rawHeaders ?? [];
   let seen = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    if (name.length === 13 && name.toLowerCase() === 'authorization' && ++seen > 1) return true;
+  }
   return false;
 }
 
@@ -74,6 +77,11 @@ function fromHeader(req: BearerRequest): Outcome {
   const header = req.headers.authorization;
   if (header === undefined) return NONE;
   if (repeatsAuthorization(req)) return MALFORMED;
+  // The usual form, `Bearer <token>` with one space, is read without trimming or searching.
+  if (header.startsWith('Bearer ')) {
+    const credentials = header.slice(7);
+    if (TOKEN68.test(credentials)) return { kind: 'token', token: credentials };
+  }
   const trimmed = header.trim();
   if (trimmed === '') return MALFORMED;
   const space = trimmed.search(/\s/);

@@ -3,13 +3,56 @@
 import { MultiTokenStoreError } from './errors.js';
 
 /**
+ * A call in flight under a deadline. {@link CallDeadline.watch} keeps it until
+ * {@link CallDeadline.settle}; a subclass says what a timeout does to it.
+ */
+export abstract class Watch {
+  /** The deadline, on the monotonic clock (performance.now()). */
+  readonly due: number;
+  /** Settled or expired; set by the deadline only. */
+  done = false;
+  /** Watched out of order (an earlier deadline than the last one queued): kept in a set. */
+  late = false;
+
+  constructor(due: number) {
+    this.due = due;
+  }
+
+  /** Called once, when the deadline passes before the call settles. */
+  abstract expire(err: MultiTokenStoreError): void;
+}
+
+// The watch of a guarded promise: a timeout rejects it.
+class Guarded extends Watch {
+  private readonly reject: (err: Error) => void;
+
+  constructor(due: number, reject: (err: Error) => void) {
+    super(due);
+    this.reject = reject;
+  }
+
+  expire(err: MultiTokenStoreError): void {
+    this.reject(err);
+  }
+}
+
+/**
  * Rejects calls that outlive their deadline, with one coarse timer shared by every call in
  * flight. A timer per call would cost far more than the call itself under load; this one costs
- * a Set insert and delete. A call may run over its deadline by at most one tick.
+ * an array push and a flag. A call may run over its deadline by at most one tick.
+ *
+ * Almost every deadline is `now + timeout` taken as the call starts, so deadlines arrive in
+ * order and a FIFO serves them: the timer pops expired entries from its head, and a settled
+ * entry at the head is dropped at once, so the queue holds about the calls in flight. The rare
+ * call that shares an earlier deadline (a later step of the same operation) goes into a set.
  */
 export class CallDeadline {
   // Monotonic times, so a step of the wall clock neither fires nor holds back a deadline.
-  private readonly pending = new Set<{ due: number; reject: (err: Error) => void }>();
+  private queue: (Watch | undefined)[] = [];
+  private head = 0;
+  private lastDue = -Infinity;
+  private readonly late = new Set<Watch>();
+  private inFlight = 0;
   private timer: NodeJS.Timeout | undefined;
   /** The deadline of one call, in ms (the `timeout` option). */
   readonly ms: number;
@@ -29,6 +72,37 @@ export class CallDeadline {
   }
 
   /**
+   * Watches a call until {@link settle} is called with it; if its deadline passes first, its
+   * `expire` gets `ERR_MULTITOKEN_TIMEOUT` (once) and `settle` answers false.
+   */
+  watch<W extends Watch>(watch: W): W {
+    if (watch.due < this.lastDue) {
+      watch.late = true;
+      this.late.add(watch);
+    } else {
+      this.queue.push(watch);
+      this.lastDue = watch.due;
+    }
+    this.inFlight += 1;
+    if (this.timer === undefined) {
+      // Not unref'd: a call in flight is work the process should wait for, until it settles
+      // or its deadline passes. The timer stops at the first tick with nothing in flight.
+      this.timer = setInterval(() => this.expire(), this.tick);
+    }
+    return watch;
+  }
+
+  /** Ends the watch of a call; false when its deadline had already passed (it was expired). */
+  settle(watch: Watch): boolean {
+    if (watch.done) return false;
+    watch.done = true;
+    this.inFlight -= 1;
+    if (watch.late) this.late.delete(watch);
+    else this.dropSettled();
+    return true;
+  }
+
+  /**
    * Settles as `call` does, or rejects with `ERR_MULTITOKEN_TIMEOUT` once `due` (by default a
    * full `timeout` from now) passes.
    */
@@ -40,38 +114,59 @@ export class CallDeadline {
       return Promise.reject(this.storeError(err, command));
     }
     return new Promise<T>((resolve, reject) => {
-      const entry = { due, reject };
-      this.pending.add(entry);
-      if (this.timer === undefined) {
-        // Not unref'd: a call in flight is work the process should wait for, until it settles
-        // or its deadline passes. The timer stops as soon as nothing is in flight.
-        this.timer = setInterval(() => this.expire(), this.tick);
-      }
+      const watch = this.watch(new Guarded(due, reject));
       running.then(
         (value) => {
-          this.pending.delete(entry);
-          resolve(value);
+          if (this.settle(watch)) resolve(value);
         },
         (err: unknown) => {
-          this.pending.delete(entry);
-          reject(this.storeError(err, command));
+          if (this.settle(watch)) reject(this.storeError(err, command));
         },
       );
     });
   }
 
+  // Drops settled entries from the head, so the queue holds about the calls in flight.
+  private dropSettled(): void {
+    const queue = this.queue;
+    while (this.head < queue.length && queue[this.head]!.done) queue[this.head++] = undefined;
+    if (this.head === queue.length) {
+      queue.length = 0;
+      this.head = 0;
+      this.lastDue = -Infinity;
+    } else if (this.head >= 1024 && this.head * 2 >= queue.length) {
+      queue.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+
   private expire(): void {
     const now = performance.now();
-    for (const entry of this.pending) {
-      if (entry.due <= now) {
-        this.pending.delete(entry);
-        entry.reject(this.timeoutError());
-      }
+    const queue = this.queue;
+    for (let watch = queue[this.head]; watch !== undefined && (watch.done || watch.due <= now); watch = queue[this.head]) {
+      queue[this.head++] = undefined;
+      if (!watch.done) this.timeOut(watch);
     }
-    if (this.pending.size === 0 && this.timer !== undefined) {
+    this.dropSettled();
+    for (const watch of this.late) if (watch.due <= now) this.timeOut(watch);
+    if (this.inFlight === 0 && this.timer !== undefined) {
       clearInterval(this.timer);
       this.timer = undefined;
     }
+  }
+
+  private timeOut(watch: Watch): void {
+    watch.done = true;
+    this.inFlight -= 1;
+    if (watch.late) this.late.delete(watch);
+    watch.expire(this.timeoutError());
+  }
+
+  /** A failure of `command` as a store error naming the command and the server only. */
+  storeError(err: unknown, command: string): MultiTokenStoreError {
+    if (err instanceof MultiTokenStoreError) return err;
+    // The message names the command and the server only: keys and arguments never reach it.
+    return new MultiTokenStoreError('ERR_MULTITOKEN_STORE', `Redis ${command}${this.where()} failed: ${whyFailed(err)}`, { cause: err });
   }
 
   private where(): string {
@@ -85,11 +180,6 @@ export class CallDeadline {
     return new MultiTokenStoreError('ERR_MULTITOKEN_TIMEOUT', `Redis${this.where()} did not answer within ${this.ms} ms${why}`, last === undefined ? undefined : { cause: last });
   }
 
-  private storeError(err: unknown, command: string): MultiTokenStoreError {
-    if (err instanceof MultiTokenStoreError) return err;
-    // The message names the command and the server only: keys and arguments never reach it.
-    return new MultiTokenStoreError('ERR_MULTITOKEN_STORE', `Redis ${command}${this.where()} failed: ${whyFailed(err)}`, { cause: err });
-  }
 }
 
 /** The Redis server a deadline's calls go to, for error messages. */

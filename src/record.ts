@@ -37,7 +37,6 @@ export const DEVICE_MAX_BYTES = 256;
 /** The most UTF-8 bytes of token meta as stored (JSON). */
 export const META_MAX_BYTES = 160;
 const META_ENTRIES_MAX = 16;
-const TIME = /^[0-9a-z]{1,11}$/;
 // Control characters (C0, DEL and C1): never in a user id.
 const CONTROL_CHARS = /\p{Cc}/u;
 // What a device label must not carry to a screen or a terminal: control characters, and the
@@ -157,40 +156,73 @@ export function recordTail(scopes: readonly string[], device: string | null, met
   return parts.join(SEPARATOR);
 }
 
-function readTime(raw: string | undefined, optional: boolean, command: string): number | null {
-  if (raw === undefined || raw === '') {
-    if (optional) return null;
-    throw badReply(command);
+// Base 36 digit values (0-9, a-z) by character code; -1 for any other character.
+const BASE36 = new Int8Array(128).fill(-1);
+for (let i = 0; i < 36; i++) BASE36[(i < 10 ? 48 : 87) + i] = i;
+
+/**
+ * The time in `value[from, to)`: 1 to 11 base 36 digits (0-9, a-z); null when the part is
+ * empty and `optional`. Anything else is a bad reply. Read in place, with no string cut.
+ */
+function readTime(value: string, from: number, to: number, optional: boolean, command: string): number | null {
+  if (from === to && optional) return null;
+  if (to - from < 1 || to - from > 11) throw badReply(command);
+  let time = 0;
+  for (let i = from; i < to; i++) {
+    const code = value.charCodeAt(i);
+    const digit = code > 0x7f ? -1 : BASE36[code]!;
+    if (digit < 0) throw badReply(command);
+    time = time * 36 + digit;
   }
-  if (!TIME.test(raw)) throw badReply(command);
-  return parseInt(raw, 36);
+  return time;
 }
 
-/** Reads a stored record; anything the package did not write is a bad reply. */
+// Where the part after the separator at `at` ends: the next separator, or the end.
+function partEnd(value: string, at: number): number {
+  const next = value.indexOf(SEPARATOR, at + 1);
+  return next === -1 ? value.length : next;
+}
+
+/**
+ * Reads a stored record; anything the package did not write is a bad reply. It runs on every
+ * verification, so it walks the separators in place and cuts only the parts it returns.
+ */
 export function decodeRecord(value: string, command: string): StoredRecord {
-  const parts = value.split(SEPARATOR);
-  if (parts.length < 4 || parts.length > 8) throw badReply(command);
-  const [created, expires, lastUsed, userId, scopes, device, meta, rotation] = parts;
-  if (userId === undefined || userId === '') throw badReply(command);
-  let readMetaValue: Record<string, string> = {};
-  if (meta !== undefined && meta !== '') {
+  const created = value.indexOf(SEPARATOR);
+  const expires = created === -1 ? -1 : value.indexOf(SEPARATOR, created + 1);
+  const lastUsed = expires === -1 ? -1 : value.indexOf(SEPARATOR, expires + 1);
+  if (lastUsed === -1) throw badReply(command);
+  const userEnd = partEnd(value, lastUsed);
+  if (userEnd === lastUsed + 1) throw badReply(command);
+  // The optional parts: scopes, device, meta, rotation; no more.
+  let scopes = '';
+  let device = '';
+  let meta = '';
+  let rotation = '';
+  if (userEnd < value.length) {
+    const rest = value.slice(userEnd + 1).split(SEPARATOR);
+    if (rest.length > 4) throw badReply(command);
+    [scopes = '', device = '', meta = '', rotation = ''] = rest;
+  }
+  let metaValue: Record<string, string> = {};
+  if (meta !== '') {
     try {
-      readMetaValue = metaEntries(JSON.parse(meta));
+      metaValue = metaEntries(JSON.parse(meta));
     } catch {
       throw badReply(command);
     }
   }
   return {
-    userId,
-    createdAt: readTime(created, false, command)!,
-    expiresAt: readTime(expires, true, command),
-    lastUsedAt: readTime(lastUsed, true, command),
-    scopes: scopes === undefined || scopes === '' ? ['*'] : scopes.split(' '),
-    device: device === undefined || device === '' ? null : device,
-    meta: readMetaValue,
+    userId: value.slice(lastUsed + 1, userEnd),
+    createdAt: readTime(value, 0, created, false, command)!,
+    expiresAt: readTime(value, created + 1, expires, true, command),
+    lastUsedAt: readTime(value, expires + 1, lastUsed, true, command),
+    scopes: scopes === '' ? ['*'] : scopes.split(' '),
+    device: device === '' ? null : device,
+    meta: metaValue,
     // The usual record, never rotated, has no rotation part: one comparison on the verify path.
-    family: rotation === undefined || rotation === '' ? null : readFamily(rotation, command),
-    graceEnd: rotation === undefined || rotation === '' ? null : readGraceEnd(rotation),
+    family: rotation === '' ? null : readFamily(rotation, command),
+    graceEnd: rotation === '' ? null : readGraceEnd(rotation),
   };
 }
 

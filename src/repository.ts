@@ -4,17 +4,18 @@ import { CallDeadline } from './deadline.js';
 import { MultiTokenError } from './errors.js';
 import { HASH_MAX_FIELDS, tagKey } from './keys.js';
 import { positiveSeconds, readSettings, type DefaultUser, type MultiTokenRepositoryOptions, type Settings } from './options.js';
-import { decodeRecord, endOfLife, readDevice, readMeta, readUserId, recordTail } from './record.js';
+import { readDevice, readMeta, readUserId, recordTail } from './record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
 import { runScript } from './run-script.js';
-import { refuseRotatedAway, rotate, type RotationHost } from './rotation.js';
+import { rotate, type RotationHost } from './rotation.js';
 import { readTokenScopes } from './scope.js';
 import { EXPIRE_TOKEN, EXPIRE_USER_TOKENS, LIST_TOKENS, REVOKE_FAMILY, ROTATE_TOKEN, type LuaScript } from './scripts.js';
 import { ServerClock } from './server-clock.js';
 import { TokenToucher } from './touch.js';
+import { offerVerifyInto, Verifier, type VerifyReceiver } from './verify.js';
 import { runCreate, runWaitedScript, waitsOf, type CreatedToken } from './waited-write.js';
-import { generateToken, isTokenId, parseToken, routingTag, tokenId, type ParsedToken } from './token.js';
-import { listedTokens, markProduced, producedToken, tokenInfo } from './token-info.js';
+import { generateToken, isTokenId, parseToken, routingTag, tokenId, tokenTag } from './token.js';
+import { listedTokens, markProduced, producedToken } from './token-info.js';
 import type {
   AuthenticatedToken,
   AuthInfoLike,
@@ -35,8 +36,6 @@ import type {
 
 // With `replicas` or `durable`, these wait until their write is held where asked.
 const WAITED: ReadonlySet<LuaScript> = new Set([EXPIRE_TOKEN, EXPIRE_USER_TOKENS, ROTATE_TOKEN, REVOKE_FAMILY]);
-// What the touch script answers for a token that is no longer there.
-const GONE = -1;
 
 /**
  * Hashed, multi-device bearer tokens in Redis. Each user holds many tokens; each can be
@@ -60,10 +59,12 @@ export class MultiTokenRepository<User = DefaultUser>
   private connection: StoreConnection;
   /** Whether this repository has served a call yet; options are fixed from then on. */
   protected started = false;
-  // The last token isWellFormed parsed: the strategy asks that, then authenticates the same
-  // token in the same tick, so the parse and checksum run once per request.
-  private lastParsed: ParsedToken | null = null;
+  // The last token isWellFormed found good, and its tag: the strategy asks that, then
+  // authenticates the same token in the same tick, so the checksum runs once per request.
+  private lastKey: string | null = null;
+  private lastTag = '';
   private toucher: TokenToucher;
+  private verifier: Verifier<User>;
   // Records carry the server's times, so verification reads the server's clock.
   private serverClock: ServerClock;
 
@@ -74,6 +75,8 @@ export class MultiTokenRepository<User = DefaultUser>
     this.deadline = new CallDeadline(this.settings.timeout, this.connection);
     this.serverClock = new ServerClock(this.settings.clock, this.deadline);
     this.toucher = new TokenToucher(this.settings, this.deadline, this);
+    this.verifier = this.newVerifier();
+    offerVerifyInto(this, (key: string, receiver: VerifyReceiver<User>) => this.verifyInto(key, receiver));
   }
 
   /** Replaces the options; only for a repository that has not started. */
@@ -83,6 +86,12 @@ export class MultiTokenRepository<User = DefaultUser>
     this.deadline = new CallDeadline(this.settings.timeout, this.connection);
     this.serverClock = new ServerClock(this.settings.clock, this.deadline);
     this.toucher = new TokenToucher(this.settings, this.deadline, this);
+    this.verifier = this.newVerifier();
+  }
+
+  private newVerifier(): Verifier<User> {
+    const { settings, connection, deadline, serverClock, toucher, rotation } = this;
+    return new Verifier({ settings, connection, deadline, serverClock, toucher, rotation });
   }
 
   private userOf(user: User): { userId: string; key: string } {
@@ -117,11 +126,12 @@ export class MultiTokenRepository<User = DefaultUser>
     return runCreate(store, this.deadline, key, create, waitsOf(this.settings));
   }
 
-  private parse(key: string): ParsedToken | null {
-    const last = this.lastParsed;
-    this.lastParsed = null;
-    if (last !== null && last.key === key) return last;
-    return parseToken(key, this.settings.tokenPrefix);
+  // The routing tag of a well-formed token, or null.
+  private tagOf(key: string): string | null {
+    const last = this.lastKey;
+    this.lastKey = null;
+    if (last !== null && last === key) return this.lastTag;
+    return tokenTag(key, this.settings.tokenPrefix);
   }
 
   /**
@@ -173,8 +183,10 @@ export class MultiTokenRepository<User = DefaultUser>
 
   /** Whether `key` has the shape and checksum of a token of this repository; no I/O. */
   isWellFormed(key: string): boolean {
-    this.lastParsed = parseToken(key, this.settings.tokenPrefix);
-    return this.lastParsed !== null;
+    const tag = tokenTag(key, this.settings.tokenPrefix);
+    this.lastKey = tag === null ? null : key;
+    this.lastTag = tag ?? '';
+    return tag !== null;
   }
 
   /**
@@ -183,58 +195,16 @@ export class MultiTokenRepository<User = DefaultUser>
    * The whole call shares one deadline. A malformed token costs no I/O.
    * Rejects with {@link MultiTokenStoreError} when Redis cannot answer the read.
    */
-  async authenticate(key: string): Promise<AuthenticatedToken<User> | null> {
-    const parsed = this.parse(key);
-    if (parsed === null) return null;
-    const { keyPrefix, secrets, fingerprints, idleMs, touchMs } = this.settings;
+  authenticate(key: string): Promise<AuthenticatedToken<User> | null> {
+    return new Promise((resolve, reject) => this.verifyInto(key, { verified: resolve, failed: reject }));
+  }
+
+  // {@link authenticate}, telling `receiver` instead of a promise: the strategy's way in.
+  private verifyInto(key: string, receiver: VerifyReceiver<User>): void {
+    const tag = this.tagOf(key);
+    if (tag === null) return receiver.verified(null);
     this.started = true;
-    const hashKey = tagKey(keyPrefix, parsed.tag);
-    // The usual case, a store at hand, skips a promise per verification.
-    const ready = this.connection.ready(hashKey);
-    const store = ready instanceof Promise ? await ready : ready;
-    const due = this.deadline.start();
-    // The first verification measures the server's clock beside its read, and waits for it.
-    const measuring = this.serverClock.measureIfDue(store, hashKey, due);
-    const { fence } = this.connection;
-    if (fence !== undefined) {
-      const fenced = fence.ready(this.deadline, due);
-      if (fenced !== undefined) await fenced;
-    }
-    let id: string;
-    let stored: string | null;
-    if (secrets.length === 1) {
-      id = tokenId(parsed.key, secrets[0]!, fingerprints[0]);
-      stored = normaliseString(await this.deadline.guard(() => store.hGet(hashKey, id), 'HGET', due), 'HGET');
-    } else {
-      // Every pepper's id is a field of the same hash: one command, however many are listed.
-      const ids = this.idsOfKey(parsed.key);
-      const reply = await this.deadline.guard(() => store.hmGet(hashKey, ids), 'HMGET', due);
-      if (!Array.isArray(reply) || reply.length !== ids.length) throw badReply('HMGET');
-      const at = reply.findIndex((value) => normaliseString(value, 'HMGET') !== null);
-      if (at === -1) return null;
-      id = ids[at]!;
-      stored = normaliseString(reply[at], 'HMGET');
-    }
-    if (measuring !== undefined) await measuring;
-    if (stored === null) return null;
-    const record = decodeRecord(stored, 'HGET');
-    const now = this.serverClock.now();
-    if (endOfLife(record, idleMs) <= now) return null;
-    // Rotated away and past its grace: refused, and a reuse (rotation.ts).
-    if (record.graceEnd !== null && record.graceEnd <= now) return refuseRotatedAway(this.rotation, hashKey, id, record.userId, due);
-    const found = this.settings.findUser(record.userId);
-    const user = found instanceof Promise ? await found : found;
-    if (user === null || user === undefined || (user as unknown) === false) return null;
-    const token = tokenInfo(id, record);
-    if (now - token.lastUsedAt.getTime() >= touchMs) {
-      // The answer waits for the touch (within the same deadline): a touch that finds the token
-      // gone, revoked between the read and now, refuses the verification. A touch that fails
-      // never does. At most once per touchInterval per token, so the wait is rare.
-      const at = await this.toucher.touch(store, hashKey, token, due);
-      if (at === GONE) return null;
-      if (at > 0 && idleMs !== null) token.lastUsedAt = new Date(at);
-    }
-    return { user, token };
+    this.verifier.verify(key, tag, receiver);
   }
 
   /**

@@ -3,7 +3,9 @@ import { MultiToken } from './default.js';
 import { readScopes } from './scope.js';
 import { bearerChallenge, extractToken, TOKEN_SOURCES, type BearerError, type BearerRequest, type TokenSource } from './bearer.js';
 import { withoutSession } from './session.js';
-import type { TokenAuthenticator, TokenInfo } from './types.js';
+import { MultiTokenRepository } from './repository.js';
+import type { AuthenticatedToken, TokenAuthenticator, TokenInfo } from './types.js';
+import { verifyIntoOf, type VerifyReceiver } from './verify.js';
 
 /** The `done` callback of a callback-style `verify`: `done(err)`, `done(null, false)` or `done(null, user, info?)`. */
 export type VerifyDone = (err: unknown, user?: unknown, info?: unknown) => void;
@@ -47,26 +49,135 @@ export interface RedisMultiTokenAuthenticateOptions {
   session?: boolean;
 }
 
-interface StrategyActions {
+interface PassportActions {
   /** Injected by Passport: the request is authenticated as `user`, with `info` as `req.authInfo`. */
-  success(user: unknown, info?: unknown): void;
+  success: (this: unknown, user: unknown, info?: unknown) => void;
   /** Injected by Passport: the request is refused with this challenge and status. */
-  fail(challenge?: unknown, status?: number): void;
+  fail: (this: unknown, challenge?: unknown, status?: number) => void;
   /** Injected by Passport: authentication could not be done; `err` goes to `next(err)`. */
-  error(err: unknown): void;
+  error: (this: unknown, err: unknown) => void;
 }
 
 /** The base class: passport-strategy's `Strategy`, typed here so no consumer needs its types. */
-const PassportStrategy = passportStrategy.Strategy as unknown as new () => StrategyActions;
+const PassportStrategy = passportStrategy.Strategy as unknown as new () => PassportActions;
 
 const NO_SCOPES: readonly string[] = [];
 
-type Verdict =
-  | { kind: 'success'; user: unknown; info: unknown }
-  | { kind: 'fail'; status: 400 | 401 | 403; challenge: string };
+// The repository's own `authenticate`: a repository that still has it verifies straight into
+// the request's answer.
+// eslint-disable-next-line @typescript-eslint/unbound-method -- compared, never called
+const PACKAGE_AUTHENTICATE = MultiTokenRepository.prototype.authenticate;
+
+/** A refusal: its status and its `WWW-Authenticate` challenge. */
+interface Refusal {
+  status: 400 | 401 | 403;
+  challenge: string;
+}
+
+/** What the strategy's options decide for every request, built once. */
+interface Rules<User> {
+  verify: VerifyFunction<User> | VerifyFunctionWithRequest<User> | undefined;
+  passReqToCallback: boolean;
+  // The answers that do not depend on the request: rejecting a malformed token is the hot
+  // path of an attack and should cost next to nothing.
+  malformed: Refusal;
+  missing: Refusal;
+  invalid: Refusal;
+  challenge(error?: BearerError, scope?: readonly string[]): string;
+}
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
   return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<unknown>).then === 'function';
+}
+
+// Surfaces an error thrown by Passport's or the app's handlers as an uncaught exception.
+function rethrow(err: unknown): never {
+  throw err;
+}
+
+/**
+ * One request's way to its answer. It keeps the actions Passport attached when the request
+ * started: when a route passes a strategy instance instead of a name, Passport attaches them
+ * to the instance itself, and a later request would replace them. It is also the receiver of
+ * the request's verification, so a verification costs no promise of the strategy's own.
+ */
+class BearerAnswer<User> implements VerifyReceiver<User> {
+  private readonly rules: Rules<User>;
+  private readonly req: BearerRequest;
+  private readonly options: RedisMultiTokenAuthenticateOptions | undefined;
+  private readonly required: readonly string[];
+  private readonly self: PassportActions;
+  private readonly success: PassportActions['success'];
+  private readonly fail: PassportActions['fail'];
+  private readonly error: PassportActions['error'];
+
+  constructor(rules: Rules<User>, req: BearerRequest, options: RedisMultiTokenAuthenticateOptions | undefined, required: readonly string[], self: PassportActions) {
+    this.rules = rules;
+    this.req = req;
+    this.options = options;
+    this.required = required;
+    this.self = self;
+    this.success = self.success;
+    this.fail = self.fail;
+    this.error = self.error;
+  }
+
+  verified(found: AuthenticatedToken<User> | null): void {
+    // Only Passport's or the app's own handlers can throw here; surface that as they would
+    // have synchronously, instead of reporting a second outcome for the same request.
+    try {
+      if (found === null) this.refuse(this.rules.invalid);
+      else this.conclude(found);
+    } catch (err) {
+      process.nextTick(rethrow, err);
+    }
+  }
+
+  failed(err: unknown): void {
+    this.error.call(this.self, err);
+  }
+
+  /** Judges a live token against the route's scopes and the app's `verify`, and answers. */
+  private conclude(found: AuthenticatedToken<User>): void {
+    const { token } = found;
+    const { required, rules } = this;
+    const granted = token.scopes;
+    if (required.length > 0 && !granted.includes('*') && required.some((scope) => !granted.includes(scope))) {
+      return this.refuse({ status: 403, challenge: rules.challenge('insufficient_scope', required) });
+    }
+    if (rules.verify === undefined) return this.accept(found.user, token);
+    runVerify(rules, this.req, found.user, token).then(
+      ({ user, info }) => {
+        try {
+          if (user === false || user === null || user === undefined) this.refuse(rules.invalid);
+          else this.accept(user, info ?? token);
+        } catch (err) {
+          process.nextTick(rethrow, err);
+        }
+      },
+      (err: unknown) => this.failed(err),
+    );
+  }
+
+  /** Refuses the request with `refusal`'s status and challenge. */
+  refuse(refusal: Refusal): void {
+    // Passport sets WWW-Authenticate only on a 401 and only without a custom callback (Nest
+    // always passes one), so the strategy sets it on every refusal it can reach the response
+    // of, and leaves it on the request for the helpers that can reach the response later.
+    const req = this.req;
+    req.bearerChallenge = refusal;
+    const res = req.res;
+    if (res !== undefined && res.headersSent !== true) res.setHeader('WWW-Authenticate', refusal.challenge);
+    this.fail.call(this.self, refusal.challenge, refusal.status);
+  }
+
+  private accept(user: unknown, info: unknown): void {
+    const req = this.req;
+    if (req.bearerChallenge !== undefined) req.bearerChallenge = undefined;
+    // A bearer token authenticates one request: no login session unless the route asks for one.
+    if (this.options?.session === undefined) withoutSession(req, () => this.success.call(this.self, user, info));
+    else this.success.call(this.self, user, info);
+  }
 }
 
 /**
@@ -90,13 +201,7 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
   readonly scope: readonly string[];
   /** Where tokens are read from. */
   readonly tokenFrom: readonly TokenSource[];
-  private readonly verify: VerifyFunction<User> | VerifyFunctionWithRequest<User> | undefined;
-  private readonly passReqToCallback: boolean;
-  // The answers that do not depend on the request, built once: rejecting a malformed token is
-  // the hot path of an attack and should cost next to nothing.
-  private readonly malformed: Verdict;
-  private readonly missing: Verdict;
-  private readonly invalid: Verdict;
+  private readonly rules: Rules<User>;
 
   constructor(verify?: VerifyFunction<User>);
   constructor(options: RedisMultiTokenStrategyOptions<User> & { passReqToCallback?: false }, verify?: VerifyFunction<User>);
@@ -133,11 +238,15 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     this.realm = realm;
     this.scope = o.scope === undefined ? [] : readScopes('scope', o.scope);
     this.tokenFrom = [...new Set(tokenFrom)];
-    this.verify = verify;
-    this.passReqToCallback = o.passReqToCallback === true;
-    this.malformed = { kind: 'fail', status: 400, challenge: this.challenge('invalid_request') };
-    this.missing = { kind: 'fail', status: 401, challenge: this.challenge() };
-    this.invalid = { kind: 'fail', status: 401, challenge: this.challenge('invalid_token') };
+    const challenge = (error?: BearerError, scope?: readonly string[]): string => bearerChallenge(realm, scope ?? this.scope, error);
+    this.rules = {
+      verify,
+      passReqToCallback: o.passReqToCallback === true,
+      malformed: { status: 400, challenge: challenge('invalid_request') },
+      missing: { status: 401, challenge: challenge() },
+      invalid: { status: 401, challenge: challenge('invalid_token') },
+      challenge,
+    };
   }
 
   /** Builds a `WWW-Authenticate: Bearer` challenge with quoted, escaped values. */
@@ -159,110 +268,74 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
    * ```
    */
   validate(...args: unknown[]): unknown {
-    return this.passReqToCallback ? args[1] : args[0];
+    return this.rules.passReqToCallback ? args[1] : args[0];
   }
 
   /** Called by Passport for each request; reports through `success`, `fail` or `error`. */
   authenticate(req: BearerRequest, options?: RedisMultiTokenAuthenticateOptions): void {
     // `this` is a per-request `Object.create(strategy)`, hence no #private fields here.
-    let verdict: Verdict | Promise<Verdict>;
+    const { rules, repository } = this;
+    let answer: BearerAnswer<User>;
+    let key = '';
+    // An answer at once for a missing or malformed token, after one lookup otherwise.
+    let refusal: Refusal | undefined;
     try {
-      verdict = this.judge(req, options);
+      const required = options?.scope === undefined ? NO_SCOPES : readScopes('scope', options.scope);
+      answer = new BearerAnswer(rules, req, options, required, this);
+      const found = extractToken(req, this.tokenFrom);
+      if (found.kind === 'malformed') refusal = rules.malformed;
+      else if (found.kind === 'none') refusal = rules.missing;
+      else if (!repository.isWellFormed(found.token)) refusal = rules.invalid;
+      else key = found.token;
     } catch (err) {
       this.error(err);
       return;
     }
-    if (!(verdict instanceof Promise)) return this.deliver(req, options, this, verdict);
-    // When a route passes a strategy instance instead of a name, Passport attaches the actions
-    // to the instance itself; taking them now keeps the later answer on its own request.
-    const actions: StrategyActions = {
-      success: this.success.bind(this),
-      fail: this.fail.bind(this),
-      error: this.error.bind(this),
-    };
-    verdict
-      .then(
-        (settled) => this.deliver(req, options, actions, settled),
-        (err: unknown) => actions.error(err),
-      )
-      // Only Passport's or the app's own handlers can throw here; surface that as they would
-      // have synchronously, instead of reporting a second outcome for the same request.
-      .catch((err: unknown) => process.nextTick(() => {
-        throw err;
-      }));
-  }
-
-  /** Decides the outcome: at once for a missing or malformed token, after one lookup otherwise. */
-  private judge(req: BearerRequest, options: RedisMultiTokenAuthenticateOptions | undefined): Verdict | Promise<Verdict> {
-    const required = options?.scope === undefined ? NO_SCOPES : readScopes('scope', options.scope);
-    const found = extractToken(req, this.tokenFrom);
-    if (found.kind === 'malformed') return this.malformed;
-    if (found.kind === 'none') return this.missing;
-    if (!this.repository.isWellFormed(found.token)) return this.invalid;
-    return this.check(req, found.token, required);
-  }
-
-  private deliver(
-    req: BearerRequest,
-    options: RedisMultiTokenAuthenticateOptions | undefined,
-    actions: StrategyActions,
-    verdict: Verdict,
-  ): void {
-    if (verdict.kind === 'fail') {
-      // Passport sets WWW-Authenticate only on a 401 and only without a custom callback (Nest
-      // always passes one), so the strategy sets it on every refusal it can reach the response
-      // of, and leaves it on the request for the helpers that can reach the response later.
-      req.bearerChallenge = { status: verdict.status, challenge: verdict.challenge };
-      const res = req.res;
-      if (res !== undefined && res.headersSent !== true) res.setHeader('WWW-Authenticate', verdict.challenge);
-      actions.fail(verdict.challenge, verdict.status);
+    if (refusal !== undefined) return answer.refuse(refusal);
+    // The package's own repository verifies straight into the answer; any other (an app's
+    // authenticator, or a subclass that overrides `authenticate`) is called as documented.
+    const into = repository.authenticate === PACKAGE_AUTHENTICATE ? verifyIntoOf<User>(repository) : undefined;
+    if (into !== undefined) return into(key, answer);
+    let pending: unknown;
+    try {
+      pending = repository.authenticate(key);
+    } catch (err) {
+      this.error(err);
       return;
     }
-    if (req.bearerChallenge !== undefined) req.bearerChallenge = undefined;
-    // A bearer token authenticates one request: no login session unless the route asks for one.
-    if (options?.session === undefined) withoutSession(req, () => actions.success(verdict.user, verdict.info));
-    else actions.success(verdict.user, verdict.info);
-  }
-
-  private async check(req: BearerRequest, key: string, required: readonly string[]): Promise<Verdict> {
-    const found = await this.repository.authenticate(key);
-    if (found === null) return this.invalid;
-    const { token } = found;
-    const granted = token.scopes;
-    if (!granted.includes('*') && required.some((scope) => !granted.includes(scope))) {
-      return { kind: 'fail', status: 403, challenge: this.challenge('insufficient_scope', required) };
-    }
-    if (this.verify === undefined) return { kind: 'success', user: found.user, info: token };
-    const verified = await this.runVerify(req, found.user, token);
-    if (verified.user === false || verified.user === null || verified.user === undefined) return this.invalid;
-    return { kind: 'success', user: verified.user, info: verified.info ?? token };
-  }
-
-  private runVerify(req: BearerRequest, user: User, token: TokenInfo): Promise<{ user: unknown; info: unknown }> {
-    const verify = this.verify as (...args: unknown[]) => unknown;
-    const args: unknown[] = this.passReqToCallback ? [req, user, token] : [user, token];
-    // A verify that names `done` answers through it; one that does not answers by returning
-    // (a value or a promise). The NestJS mixin's wrapper names no parameter and calls `done`.
-    const callbackStyle = verify.length > args.length;
-    return new Promise((resolve, reject) => {
-      let settled = false;
-      const done: VerifyDone = (err, verified, info) => {
-        if (settled) return;
-        settled = true;
-        if (err) reject(err instanceof Error ? err : new Error('verify failed', { cause: err }));
-        else resolve({ user: verified, info });
-      };
-      const returned = verify(...args, done);
-      if (isThenable(returned)) {
-        returned.then(
-          // A callback-style verify whose promise settles without calling `done` refuses.
-          (value) => done(null, callbackStyle ? false : value),
-          (err: unknown) => done(err ?? new Error('verify rejected')),
-        );
-      } else if (!callbackStyle) {
-        done(null, returned);
-      }
-    });
+    // An authenticator of the app's own may answer with a plain value.
+    const settled = isThenable(pending) ? pending : Promise.resolve(pending);
+    settled.then(
+      (found) => answer.verified(found as AuthenticatedToken<User> | null),
+      (err: unknown) => answer.failed(err),
+    );
   }
 }
 
+/** Runs the app's `verify`, whichever way it answers: through `done`, or by returning. */
+function runVerify<User>(rules: Rules<User>, req: BearerRequest, user: User, token: TokenInfo): Promise<{ user: unknown; info: unknown }> {
+  const verify = rules.verify as (...args: unknown[]) => unknown;
+  const args: unknown[] = rules.passReqToCallback ? [req, user, token] : [user, token];
+  // A verify that names `done` answers through it; one that does not answers by returning
+  // (a value or a promise). The NestJS mixin's wrapper names no parameter and calls `done`.
+  const callbackStyle = verify.length > args.length;
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    const done: VerifyDone = (err, verified, info) => {
+      if (settled) return;
+      settled = true;
+      if (err) reject(err instanceof Error ? err : new Error('verify failed', { cause: err }));
+      else resolve({ user: verified, info });
+    };
+    const returned = verify(...args, done);
+    if (isThenable(returned)) {
+      returned.then(
+        // A callback-style verify whose promise settles without calling `done` refuses.
+        (value) => done(null, callbackStyle ? false : value),
+        (err: unknown) => done(err ?? new Error('verify rejected')),
+      );
+    } else if (!callbackStyle) {
+      done(null, returned);
+    }
+  });
+}

@@ -4,12 +4,30 @@ import type { ListedToken, TokenInfo } from './types.js';
 
 // Token info as the package hands it out, branded. `expireToken` takes only these, never a
 // look-alike object built from request data, which could name someone else's token.
+//
+// The brand is a private field stamped onto the plain object: a base class whose constructor
+// returns the object it is given makes `new Brand(info)` install `#produced` on `info` itself.
+// Only this module can stamp or test it, no copy or JSON round trip carries it, and unlike a
+// WeakSet entry it costs the garbage collector nothing (it is one more property).
 
-const produced = new WeakSet();
+// eslint-disable-next-line @typescript-eslint/no-extraneous-class -- its constructor is the point: it hands back `target`
+class Carrier {
+  constructor(target: object) {
+    return target;
+  }
+}
+
+class Brand extends Carrier {
+  #produced = true;
+
+  static has(value: object): boolean {
+    return #produced in value;
+  }
+}
 
 /** Marks `info` as produced by the package, so revocation calls accept it. */
 export function markProduced<T extends TokenInfo>(info: T): T {
-  produced.add(info);
+  if (!Brand.has(info)) new Brand(info);
   return info;
 }
 
@@ -32,7 +50,7 @@ export function tokenInfo(id: string, record: StoredRecord): TokenInfo {
  * a look-alike object included.
  */
 export function producedToken(value: unknown, call: string): TokenInfo {
-  if (value === null || typeof value !== 'object' || !produced.has(value)) {
+  if (value === null || typeof value !== 'object' || !Brand.has(value)) {
     throw new TypeError(
       `${call} takes a token string, or token info this package produced (req.authInfo, a token from createToken); ` +
         'to revoke a token by its id, use expireTokenById(user, id)',

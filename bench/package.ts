@@ -13,6 +13,8 @@ import type * as Record from '../src/record.js';
 import type * as Deadline from '../src/deadline.js';
 import type * as Token from '../src/token.js';
 import type * as Scripts from '../src/scripts.js';
+import type * as TokenInfo from '../src/token-info.js';
+import type * as Bearer from '../src/bearer.js';
 
 const root = new URL('../', import.meta.url);
 const out = new URL('.bench-out/pkg/', root);
@@ -61,3 +63,7 @@ export const record = (await import(new URL('record.js', out).href)) as typeof R
 export const deadline = (await import(new URL('deadline.js', out).href)) as typeof Deadline;
 /** The Lua scripts, for sending a touch as the repository sends it. */
 export const scripts = (await import(new URL('scripts.js', out).href)) as typeof Scripts;
+/** Token info as handed out, for pricing it alone. */
+export const tokenInfo = (await import(new URL('token-info.js', out).href)) as typeof TokenInfo;
+/** Reading a token from a request (RFC 6750), for pricing it alone. */
+export const bearer = (await import(new URL('bearer.js', out).href)) as typeof Bearer;

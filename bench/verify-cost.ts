@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { bearerRequest, MinimalHashedStrategy, passportCall, USER_ID, DEVICE } from './contenders.js';
 import { median } from './measure.js';
-import { deadline as deadlineMath, pkg, record as recordMath, token as tokenMath } from './package.js';
+import { bearer, deadline as deadlineMath, pkg, record as recordMath, token as tokenMath, tokenInfo } from './package.js';
 
 const [callsArg = '300000', roundsArg = '5'] = process.argv.slice(2);
 const calls = Number(callsArg);
@@ -32,15 +32,8 @@ const viaPassport = passportCall(strategy, bearerRequest(key));
 const minimal = passportCall(new MinimalHashedStrategy((field) => memoryClient.hGet('', field)), bearerRequest(key));
 const deadline = new deadlineMath.CallDeadline(2000);
 const read = (): Promise<string | null> => answer;
-// What the repository builds for each success: three Dates, and the WeakSet entry that lets
-// expireToken() recognise token info it produced (emulated here; the set itself is private).
-const produced = new WeakSet();
-function tokenInfoLike(): object {
-  const info = { id, userId: USER_ID, createdAt: new Date(now), expiresAt: new Date(now), lastUsedAt: new Date(now) };
-  produced.add(info);
-  return info;
-}
-
+const decoded = recordMath.decodeRecord(stored, 'HGET');
+const request = bearerRequest(key);
 interface Part {
   name: string;
   run: () => unknown;
@@ -50,12 +43,13 @@ interface Part {
 const parts: Part[] = [
   { name: 'whole verification: strategy.authenticate as Passport calls it', run: viaPassport, async: true },
   { name: 'the floor: the minimal hashed-token strategy as Passport calls it', run: minimal, async: true },
-  { name: 'repository.authenticate(key)', run: () => repository.authenticate(key), async: true },
-  { name: '  parseToken (format, base62, CRC32 checksum)', run: () => tokenMath.parseToken(key, 'rmt'), async: false },
-  { name: '  tokenId (SHA-256, first 128 bits, base64url)', run: () => tokenMath.tokenId(key, null), async: false },
+  { name: 'repository.authenticate(key) (a promise, as the public call gives)', run: () => repository.authenticate(key), async: true },
+  { name: '  extractToken (the Authorization header, RFC 6750)', run: () => bearer.extractToken(request, ['header']), async: false },
+  { name: '  tokenTag (format, base62, CRC-32 checksum)', run: () => tokenMath.tokenTag(key, 'rmt'), async: false },
+  { name: '  tokenId (SHA-256, first 108 bits, base64url, fingerprint)', run: () => tokenMath.tokenId(key, null), async: false },
   { name: '  decodeRecord', run: () => recordMath.decodeRecord(stored, 'HGET'), async: false },
   { name: '  CallDeadline.guard around a read that answers at once', run: () => deadline.guard(read, 'HGET'), async: true },
-  { name: '  token info: three Dates and a WeakSet entry', run: tokenInfoLike, async: false },
+  { name: '  tokenInfo: the object, three Dates and the brand', run: () => tokenInfo.tokenInfo(id, decoded), async: false },
   { name: '  … the three Dates alone', run: () => [new Date(now), new Date(now), new Date(now)], async: false },
   { name: 'for scale: createHash SHA-256 hex (passport-http-bearer setups)', run: () => createHash('sha256').update(key).digest('hex'), async: false },
   { name: 'for scale: an awaited resolved promise (the harness alone)', run: () => answer, async: true },

@@ -400,3 +400,81 @@ describe('the strategy constructor', () => {
     assert.throws(() => new RedisMultiTokenStrategy({}, 'verify' as never), /^TypeError: verify/);
   });
 });
+
+describe('a repository the strategy does not own the verification of', () => {
+  // The package's own repository verifies straight into the request's answer; anything else
+  // that fits TokenAuthenticator, and a subclass that overrides authenticate, is called as
+  // documented, through authenticate().
+  let web: RunningApp;
+  let audited: AuditedRepository;
+  const seen: string[] = [];
+
+  class AuditedRepository extends MultiTokenRepository<User> {
+    override async authenticate(key: string): ReturnType<MultiTokenRepository<User>['authenticate']> {
+      const found = await super.authenticate(key);
+      seen.push(`override ${found?.user.id ?? 'null'}`);
+      return found;
+    }
+  }
+
+  before(async () => {
+    audited = new AuditedRepository({ redis: shared.client, keyPrefix: uniquePrefix('audited'), findUser: (id) => users.get(id) ?? null });
+    const app = express();
+    const route = (strategy: RedisMultiTokenStrategy<User>) => [
+      passport.authenticate(strategy, { session: false }),
+      (req: Request, res: Response) => res.json({ user: req.user, device: (req.authInfo as TokenInfo).device }),
+    ];
+    // An authenticator of the app's own: a promise, a plain value, a rejection, a throw.
+    const own = (answer: (key: string) => unknown) => ({ isWellFormed: (key: string) => scoped.isWellFormed(key), authenticate: answer });
+    app.get('/own-promise', ...route(new RedisMultiTokenStrategy({ repository: own(async (key) => {
+      seen.push('own promise');
+      return scoped.authenticate(key);
+    }) as never })));
+    app.get('/own-plain', ...route(new RedisMultiTokenStrategy({ repository: own(() => {
+      seen.push('own plain');
+      return { user: users.get('2'), token: { device: 'plain', scopes: ['*'] } };
+    }) as never })));
+    app.get('/own-rejects', ...route(new RedisMultiTokenStrategy({ repository: own(() => Promise.reject(new Error('down'))) as never })));
+    app.get('/own-throws', ...route(new RedisMultiTokenStrategy({ repository: own(() => {
+      throw new Error('broken');
+    }) as never })));
+    app.get('/audited', ...route(new RedisMultiTokenStrategy({ repository: audited })));
+    app.use(errorHandler);
+    web = await listen(app);
+  });
+
+  after(async () => {
+    await web.close();
+  });
+
+  beforeEach(() => {
+    seen.length = 0;
+  });
+
+  it('calls an authenticator of the app own through authenticate(), whether it answers with a promise or a plain value', async () => {
+    const { token } = await scoped.createToken(users.get('1')!, { device: 'laptop' });
+    const viaPromise = await call(`${web.url}/own-promise`, { token: token.key });
+    assert.equal(viaPromise.status, 200);
+    assert.deepEqual(JSON.parse(viaPromise.body), { user: users.get('1'), device: 'laptop' });
+    const viaPlain = await call(`${web.url}/own-plain`, { token: token.key });
+    assert.equal(viaPlain.status, 200);
+    assert.deepEqual(JSON.parse(viaPlain.body), { user: users.get('2'), device: 'plain' });
+    assert.deepEqual(seen, ['own promise', 'own plain']);
+  });
+
+  it('passes an authenticator failure, rejected or thrown, to the error handler, never as a 401', async () => {
+    const { token } = await scoped.createToken(users.get('1')!);
+    assert.equal((await call(`${web.url}/own-rejects`, { token: token.key })).status, 500);
+    assert.equal((await call(`${web.url}/own-throws`, { token: token.key })).status, 500);
+  });
+
+  it('calls the authenticate() of a subclass that overrides it, for a live token and an unknown one', async () => {
+    const { token } = await audited.createToken(users.get('2')!, { device: 'tablet' });
+    const live = await call(`${web.url}/audited`, { token: token.key });
+    assert.equal(live.status, 200);
+    assert.deepEqual(JSON.parse(live.body), { user: users.get('2'), device: 'tablet' });
+    await audited.expireToken(token.key);
+    assert.equal((await call(`${web.url}/audited`, { token: token.key })).status, 401);
+    assert.deepEqual(seen, ['override 2', 'override null']);
+  });
+});

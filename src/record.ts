@@ -177,8 +177,10 @@ function readTime(value: string, from: number, to: number, optional: boolean, co
   return time;
 }
 
-// Where the part after the separator at `at` ends: the next separator, or the end.
+// Where the part after the separator at `at` ends: the next separator, or the end. Past the
+// end (no such part), it stays at the end.
 function partEnd(value: string, at: number): number {
+  if (at >= value.length) return value.length;
   const next = value.indexOf(SEPARATOR, at + 1);
   return next === -1 ? value.length : next;
 }
@@ -194,32 +196,29 @@ export function decodeRecord(value: string, command: string): StoredRecord {
   if (lastUsed === -1) throw badReply(command);
   const userEnd = partEnd(value, lastUsed);
   if (userEnd === lastUsed + 1) throw badReply(command);
-  // The optional parts: scopes, device, meta, rotation; no more.
-  let scopes = '';
-  let device = '';
-  let meta = '';
-  let rotation = '';
-  if (userEnd < value.length) {
-    const rest = value.slice(userEnd + 1).split(SEPARATOR);
-    if (rest.length > 4) throw badReply(command);
-    [scopes = '', device = '', meta = '', rotation = ''] = rest;
-  }
-  let metaValue: Record<string, string> = {};
-  if (meta !== '') {
+  // The optional parts, each ending where the next starts: scopes, device, meta, rotation.
+  const scopesEnd = partEnd(value, userEnd);
+  const deviceEnd = partEnd(value, scopesEnd);
+  const metaEnd = partEnd(value, deviceEnd);
+  const rotationEnd = partEnd(value, metaEnd);
+  if (rotationEnd < value.length) throw badReply(command);
+  let meta: Record<string, string> = {};
+  if (metaEnd > deviceEnd + 1) {
     try {
-      metaValue = metaEntries(JSON.parse(meta));
+      meta = metaEntries(JSON.parse(value.slice(deviceEnd + 1, metaEnd)));
     } catch {
       throw badReply(command);
     }
   }
+  const rotation = rotationEnd > metaEnd + 1 ? value.slice(metaEnd + 1, rotationEnd) : '';
   return {
     userId: value.slice(lastUsed + 1, userEnd),
     createdAt: readTime(value, 0, created, false, command)!,
     expiresAt: readTime(value, created + 1, expires, true, command),
     lastUsedAt: readTime(value, expires + 1, lastUsed, true, command),
-    scopes: scopes === '' ? ['*'] : scopes.split(' '),
-    device: device === '' ? null : device,
-    meta: metaValue,
+    scopes: scopesEnd > userEnd + 1 ? value.slice(userEnd + 1, scopesEnd).split(' ') : ['*'],
+    device: deviceEnd > scopesEnd + 1 ? value.slice(scopesEnd + 1, deviceEnd) : null,
+    meta,
     // The usual record, never rotated, has no rotation part: one comparison on the verify path.
     family: rotation === '' ? null : readFamily(rotation, command),
     graceEnd: rotation === '' ? null : readGraceEnd(rotation),

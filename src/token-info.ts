@@ -33,7 +33,7 @@ export function markProduced<T extends TokenInfo>(info: T): T {
 
 /** The token info of a stored record, marked as produced. */
 export function tokenInfo(id: string, record: StoredRecord): TokenInfo {
-  return markProduced({
+  const info: TokenInfo = {
     id,
     userId: record.userId,
     device: record.device,
@@ -42,7 +42,9 @@ export function tokenInfo(id: string, record: StoredRecord): TokenInfo {
     createdAt: new Date(record.createdAt),
     expiresAt: record.expiresAt === null ? null : new Date(record.expiresAt),
     lastUsedAt: new Date(record.lastUsedAt ?? record.createdAt),
-  });
+  };
+  new Brand(info); // a new object: it has no brand yet
+  return info;
 }
 
 /**

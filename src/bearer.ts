@@ -124,6 +124,8 @@ function fromQuery(req: BearerRequest): Outcome {
  * or one that is not a token68, is malformed; another scheme in the header counts as none.
  */
 export function extractToken(req: BearerRequest, sources: readonly TokenSource[]): Outcome {
+  // The default: the header alone.
+  if (sources.length === 1 && sources[0] === 'header') return fromHeader(req);
   let token: string | undefined;
   for (const source of sources) {
     const outcome = source === 'header' ? fromHeader(req) : source === 'body' ? fromBody(req) : fromQuery(req);

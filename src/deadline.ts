@@ -48,8 +48,10 @@ class Guarded extends Watch {
  */
 export class CallDeadline {
   // Monotonic times, so a step of the wall clock neither fires nor holds back a deadline.
-  private queue: (Watch | undefined)[] = [];
+  // queue[head, tail) are the watches in due order; the slots outside are empty.
+  private readonly queue: (Watch | undefined)[] = [];
   private head = 0;
+  private tail = 0;
   private lastDue = -Infinity;
   private readonly late = new Set<Watch>();
   private inFlight = 0;
@@ -80,7 +82,7 @@ export class CallDeadline {
       watch.late = true;
       this.late.add(watch);
     } else {
-      this.queue.push(watch);
+      this.queue[this.tail++] = watch;
       this.lastDue = watch.due;
     }
     this.inFlight += 1;
@@ -126,16 +128,18 @@ export class CallDeadline {
     });
   }
 
-  // Drops settled entries from the head, so the queue holds about the calls in flight.
+  // Drops settled watches from the head, so the queue holds about the calls in flight.
   private dropSettled(): void {
     const queue = this.queue;
-    while (this.head < queue.length && queue[this.head]!.done) queue[this.head++] = undefined;
-    if (this.head === queue.length) {
-      queue.length = 0;
+    while (this.head < this.tail && queue[this.head]!.done) queue[this.head++] = undefined;
+    if (this.head === this.tail) {
       this.head = 0;
+      this.tail = 0;
       this.lastDue = -Infinity;
-    } else if (this.head >= 1024 && this.head * 2 >= queue.length) {
-      queue.splice(0, this.head);
+    } else if (this.head >= 1024 && this.head * 2 >= this.tail) {
+      queue.copyWithin(0, this.head, this.tail);
+      queue.fill(undefined, this.tail - this.head, this.tail);
+      this.tail -= this.head;
       this.head = 0;
     }
   }
@@ -143,7 +147,7 @@ export class CallDeadline {
   private expire(): void {
     const now = performance.now();
     const queue = this.queue;
-    for (let watch = queue[this.head]; watch !== undefined && (watch.done || watch.due <= now); watch = queue[this.head]) {
+    for (let watch = queue[this.head]; this.head < this.tail && watch !== undefined && (watch.done || watch.due <= now); watch = queue[this.head]) {
       queue[this.head++] = undefined;
       if (!watch.done) this.timeOut(watch);
     }

@@ -37,16 +37,29 @@ export class ServerClock {
 
   /** The server's time now, in epoch ms; this host's clock until a measurement succeeds. */
   now(): number {
-    return this.offset === null ? this.clock() : this.monotonic() + this.offset;
+    return this.nowAt(this.monotonic());
+  }
+
+  /** A reading of the monotonic clock the estimate runs on, for {@link nowAt}. */
+  reading(): number {
+    return this.monotonic();
+  }
+
+  /**
+   * The server's time at `reading` (an earlier {@link reading}), by the estimate in force now;
+   * this host's clock until a measurement succeeds. A verification reads the clock once.
+   */
+  nowAt(reading: number): number {
+    return this.offset === null ? this.clock() : reading + this.offset;
   }
 
   /**
    * Called beside a verification's read. Before the first measurement, returns it, for the
    * verification to wait for; later, starts a background re-measurement when one is due.
    */
-  measureIfDue(store: StoreClient, routeKey: string, due: number): Promise<void> | undefined {
+  measureIfDue(store: StoreClient, routeKey: string, due: number, reading: number = this.monotonic()): Promise<void> | undefined {
     if (this.offset === null) return this.measure(store, routeKey, due);
-    if (this.monotonic() - this.measuredAt > RESYNC_MS) void this.measure(store, routeKey, due);
+    if (reading - this.measuredAt > RESYNC_MS) void this.measure(store, routeKey, due);
     return undefined;
   }
 

@@ -5,7 +5,7 @@ import { bearerChallenge, extractToken, TOKEN_SOURCES, type BearerError, type Be
 import { withoutSession } from './session.js';
 import { MultiTokenRepository } from './repository.js';
 import type { AuthenticatedToken, TokenAuthenticator, TokenInfo } from './types.js';
-import { verifyIntoOf, type VerifyReceiver } from './verify.js';
+import { verifyIntoOf, type VerifyInto, type VerifyReceiver } from './verify.js';
 
 /** The `done` callback of a callback-style `verify`: `done(err)`, `done(null, false)` or `done(null, user, info?)`. */
 export type VerifyDone = (err: unknown, user?: unknown, info?: unknown) => void;
@@ -84,6 +84,8 @@ interface Rules<User> {
   missing: Refusal;
   invalid: Refusal;
   challenge(error?: BearerError, scope?: readonly string[]): string;
+  /** The repository's verification into a receiver, when it is the package's own. */
+  into: VerifyInto<User> | undefined;
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {
@@ -246,6 +248,7 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
       missing: { status: 401, challenge: challenge() },
       invalid: { status: 401, challenge: challenge('invalid_token') },
       challenge,
+      into: verifyIntoOf<User>(repository),
     };
   }
 
@@ -294,13 +297,14 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     if (refusal !== undefined) return answer.refuse(refusal);
     // The package's own repository verifies straight into the answer; any other (an app's
     // authenticator, or a subclass that overrides `authenticate`) is called as documented.
-    const into = repository.authenticate === PACKAGE_AUTHENTICATE ? verifyIntoOf<User>(repository) : undefined;
-    if (into !== undefined) return into(key, answer);
+    const { into } = rules;
     let pending: unknown;
     try {
+      if (into !== undefined && repository.authenticate === PACKAGE_AUTHENTICATE) return into(key, answer);
       pending = repository.authenticate(key);
     } catch (err) {
-      this.error(err);
+      // Thrown before any answer: the answer itself never throws (it rethrows on the next tick).
+      answer.failed(err);
       return;
     }
     // An authenticator of the app's own may answer with a plain value.

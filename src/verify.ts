@@ -63,14 +63,16 @@ class Verification<User> extends Watch {
   private readonly store: StoreClient;
   private readonly hashKey: string;
   readonly id: string;
+  private readonly started: number;
   private readonly receiver: VerifyReceiver<User>;
 
-  constructor(verifier: Verifier<User>, store: StoreClient, hashKey: string, id: string, due: number, receiver: VerifyReceiver<User>) {
+  constructor(verifier: Verifier<User>, store: StoreClient, hashKey: string, id: string, started: number, due: number, receiver: VerifyReceiver<User>) {
     super(due);
     this.verifier = verifier;
     this.store = store;
     this.hashKey = hashKey;
     this.id = id;
+    this.started = started;
     this.receiver = receiver;
   }
 
@@ -83,7 +85,7 @@ class Verification<User> extends Watch {
     if (!deadline.settle(this)) return;
     let verdict: Verified<User> | Promise<Verified<User>>;
     try {
-      verdict = this.verifier.judge(this.store, this.hashKey, this.id, normaliseString(reply, 'HGET'), this.due);
+      verdict = this.verifier.judge(this.store, this.hashKey, this.id, normaliseString(reply, 'HGET'), this.started, this.due);
     } catch (err) {
       // A bad reply (a store error), or what a synchronous findUser threw, as it is.
       this.receiver.failed(err);
@@ -130,28 +132,32 @@ export class Verifier<User> {
    * cannot answer within the deadline.
    */
   verify(key: string, tag: string, receiver: VerifyReceiver<User>): void {
-    const { settings, connection, deadline } = this.parts;
+    const { settings, connection } = this.parts;
     const hashKey = tagKey(settings.keyPrefix, tag);
     const ready = connection.ready(hashKey);
     if (ready instanceof Promise) {
       ready.then(
-        (store) => this.read(store, key, hashKey, deadline.start(), receiver),
+        (store) => this.read(store, key, hashKey, receiver),
         (err: unknown) => receiver.failed(err),
       );
-    } else this.read(ready, key, hashKey, deadline.start(), receiver);
+    } else this.read(ready, key, hashKey, receiver);
   }
 
-  private read(store: StoreClient, key: string, hashKey: string, due: number, receiver: VerifyReceiver<User>): void {
+  private read(store: StoreClient, key: string, hashKey: string, receiver: VerifyReceiver<User>): void {
     const { settings, connection, deadline, serverClock } = this.parts;
+    // One reading of the monotonic clock per verification: its deadline, and the time it is
+    // judged at (the server's time when it started).
+    const started = serverClock.reading();
+    const due = started + deadline.ms;
     // The first verification measures the server's clock beside its read, and waits for it.
-    const measuring = serverClock.measureIfDue(store, hashKey, due);
+    const measuring = serverClock.measureIfDue(store, hashKey, due, started);
     const fenced = connection.fence?.ready(deadline, due);
     const { secrets } = settings;
     if (measuring !== undefined || fenced !== undefined || secrets.length !== 1) {
-      deliver(this.readInGeneral(store, key, hashKey, due, measuring, fenced), receiver);
+      deliver(this.readInGeneral(store, key, hashKey, started, due, measuring, fenced), receiver);
       return;
     }
-    const watch = new Verification(this, store, hashKey, tokenId(key, secrets[0]!, settings.fingerprints[0]), due, receiver);
+    const watch = new Verification(this, store, hashKey, tokenId(key, secrets[0]!, settings.fingerprints[0]), started, due, receiver);
     let reading: Promise<unknown>;
     try {
       reading = store.hGet(hashKey, watch.id);
@@ -170,6 +176,7 @@ export class Verifier<User> {
     store: StoreClient,
     key: string,
     hashKey: string,
+    started: number,
     due: number,
     measuring: Promise<void> | undefined,
     fenced: Promise<void> | undefined,
@@ -193,15 +200,15 @@ export class Verifier<User> {
       stored = normaliseString(reply[at], 'HMGET');
     }
     if (measuring !== undefined) await measuring;
-    return this.judge(store, hashKey, id, stored, due);
+    return this.judge(store, hashKey, id, stored, started, due);
   }
 
   /** The verdict on a stored record: at once, unless a reuse, an async `findUser` or a touch needs a round trip. */
-  judge(store: StoreClient, hashKey: string, id: string, stored: string | null, due: number): Verified<User> | Promise<Verified<User>> {
+  judge(store: StoreClient, hashKey: string, id: string, stored: string | null, started: number, due: number): Verified<User> | Promise<Verified<User>> {
     if (stored === null) return null;
     const { settings, serverClock } = this.parts;
     const record = decodeRecord(stored, 'HGET');
-    const now = serverClock.now();
+    const now = serverClock.nowAt(started);
     if (endOfLife(record, settings.idleMs) <= now) return null;
     // Rotated away and past its grace: refused, and a reuse (rotation.ts).
     if (record.graceEnd !== null && record.graceEnd <= now) return refuseRotatedAway(this.parts.rotation, hashKey, id, record.userId, due);

@@ -22,11 +22,11 @@ export class CacheFence {
   }
 
   /**
-   * Undefined when the cache is fresh enough to read now; else a promise that settles once it
-   * is, or rejects (through the deadline) when the connection stays silent.
+   * Undefined when the cache is fresh enough to read at `now` (performance.now()); else a
+   * promise that settles once it is, or rejects (through the deadline) when the connection
+   * stays silent.
    */
-  ready(deadline: CallDeadline, due: number): Promise<void> | undefined {
-    const now = performance.now();
+  ready(deadline: CallDeadline, due: number, now: number = performance.now()): Promise<void> | undefined {
     const age = now - this.heard;
     // Refresh ahead of need, so steady traffic never waits.
     if (age > this.bound / 2 && this.flight === undefined) this.send(now);

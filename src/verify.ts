@@ -151,7 +151,7 @@ export class Verifier<User> {
     const due = started + deadline.ms;
     // The first verification measures the server's clock beside its read, and waits for it.
     const measuring = serverClock.measureIfDue(store, hashKey, due, started);
-    const fenced = connection.fence?.ready(deadline, due);
+    const fenced = connection.fence?.ready(deadline, due, started);
     const { secrets } = settings;
     if (measuring !== undefined || fenced !== undefined || secrets.length !== 1) {
       deliver(this.readInGeneral(store, key, hashKey, started, due, measuring, fenced), receiver);

@@ -48,6 +48,7 @@ export type Outcome =
 const TOKEN68 = /^[A-Za-z0-9\-._~+/]+=*$/;
 const NONE: Outcome = { kind: 'none' };
 const MALFORMED: Outcome = { kind: 'malformed' };
+const NO_HEADERS: readonly string[] = [];
 
 /** Every place a token may be read from, in the order they are read. */
 export const TOKEN_SOURCES: readonly TokenSource[] = ['header', 'body', 'query'];
@@ -64,7 +65,7 @@ function field(container: unknown, name: string): unknown {
 
 // Node keeps the first of two Authorization headers; a proxy in front may read the last.
 function repeatsAuthorization(req: BearerRequest): boolean {
-  const raw = req.rawHeaders ?? req.raw?.rawHeaders ?? req.req?.rawHeaders ?? [];
+  const raw = req.rawHeaders ?? req.raw?.rawHeaders ?? req.req?.rawHeaders ?? NO_HEADERS;
   let seen = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;

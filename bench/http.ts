@@ -1,6 +1,7 @@
 // HTTP end to end: each Express app in its own process on loopback, loaded by autocannon from
 // this process in interleaved rounds. Every response must be a 200, or the run stops.
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import type { AppKind, AppReady } from './app-kinds.js';
@@ -11,6 +12,8 @@ const APP_START_TIMEOUT_MS = 60_000;
 
 export interface HttpOptions {
   kinds: readonly AppKind[];
+  /** The Redis server's process id: pinned beside the load generator, away from the app. */
+  redisPid: number;
   rounds: number;
   durationSeconds: number;
   warmupSeconds: number;
@@ -102,15 +105,45 @@ async function load(app: RunningApp, tokens: Tokens, connections: number, second
   return { requestsPerSec: result.requests.total / result.duration, p50: result.latency.p50, p99: result.latency.p99 };
 }
 
-/** Runs every app `rounds` times, interleaved and rotated; returns each app's runs in round order. */
-export async function benchHttp(redisUrl: string, tokens: Tokens, options: HttpOptions): Promise<Record<string, HttpRun[]>> {
-  const { kinds, rounds, durationSeconds, warmupSeconds, connections, log } = options;
+/** Pins every thread of `pid` to the CPUs `cpus` (taskset's list form); false when it cannot. */
+function pin(pid: number, cpus: string): boolean {
+  try {
+    execFileSync('taskset', ['-a', '-p', '-c', cpus, String(pid)], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** What {@link benchHttp} measured, and whether the app had a core to itself. */
+export interface HttpResults {
+  runs: Record<string, HttpRun[]>;
+  /** True when each app ran pinned to CPU 0, and the load generator and Redis to CPU 1. */
+  pinned: boolean;
+}
+
+/**
+ * Runs every app `rounds` times, interleaved and rotated; returns each app's runs in round
+ * order. With two cores or more, the app under load gets CPU 0 to itself, and this process
+ * (autocannon) and redis-server share CPU 1, as if the clients and Redis were elsewhere: the
+ * app's own CPU per request then sets its throughput, which is what the ratios compare. They
+ * are unpinned again at the end.
+ */
+export async function benchHttp(redisUrl: string, tokens: Tokens, options: HttpOptions): Promise<HttpResults> {
+  const { kinds, rounds, durationSeconds, warmupSeconds, connections, log, redisPid } = options;
   const apps: RunningApp[] = [];
+  const cores = availableParallelism();
+  const all = `0-${cores - 1}`;
+  let pinned = false;
   try {
     const started = await Promise.allSettled(kinds.map((kind) => startApp(kind, redisUrl)));
     for (const outcome of started) if (outcome.status === 'fulfilled') apps.push(outcome.value);
     const failed = started.find((outcome) => outcome.status === 'rejected');
     if (failed !== undefined) throw failed.reason;
+    if (cores >= 2) {
+      pinned = [process.pid, redisPid].every((pid) => pin(pid, '1')) && apps.every((app) => app.child.pid !== undefined && pin(app.child.pid, '0'));
+      log(pinned ? '  apps pinned to CPU 0; autocannon and redis-server to CPU 1' : '  could not pin (taskset failed): apps, autocannon and redis-server share every core');
+    }
     for (const app of apps) await load(app, tokens, connections, warmupSeconds);
     const runs: Record<string, HttpRun[]> = Object.fromEntries(kinds.map((kind) => [kind, [] as HttpRun[]]));
     for (let round = 1; round <= rounds; round++) {
@@ -122,8 +155,9 @@ export async function benchHttp(redisUrl: string, tokens: Tokens, options: HttpO
       }
       log(`  round ${round}/${rounds}: ${line.sort().join(', ')} req/s`);
     }
-    return runs;
+    return { runs, pinned };
   } finally {
+    if (cores >= 2) for (const pid of [process.pid, redisPid]) pin(pid, all);
     await Promise.all(apps.map(stopApp));
   }
 }

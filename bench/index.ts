@@ -21,7 +21,7 @@ import { benchHttp } from './http.js';
 import { commandsPerCall, interleave, type Contender } from './inprocess.js';
 import { CAPACITY_FULL, CAPACITY_QUICK, constantsFile, measureCapacity, writeCapacityFiles, type CapacitySettings } from './capacity.js';
 import { benchMemory } from './memory.js';
-import { serverVersion } from './redis-info.js';
+import { serverPid, serverVersion } from './redis-info.js';
 import { renderChart, renderResults, spliceResults, type BenchResults, type Labelled, type Machine } from './report.js';
 import type { RedisClientType } from 'redis';
 
@@ -226,8 +226,9 @@ async function run(quick: boolean, sections: readonly Section[]): Promise<BenchR
     if (sections.includes('http')) {
       log('HTTP end to end');
       const { rounds, durationSeconds, warmupSeconds, connections } = settings.http;
-      const runs = await benchHttp(server.url, tokens, { kinds: APP_KINDS, rounds, durationSeconds, warmupSeconds, connections, log });
-      results.http = { rounds, durationSeconds, connections, apps: [...HTTP_APPS], runs };
+      const redisPid = await serverPid(admin);
+      const { runs, pinned } = await benchHttp(server.url, tokens, { kinds: APP_KINDS, rounds, durationSeconds, warmupSeconds, connections, log, redisPid });
+      results.http = { rounds, durationSeconds, connections, pinned, apps: [...HTTP_APPS], runs };
     }
     if (sections.includes('growth')) {
       log('cost against devices per user');

@@ -45,3 +45,10 @@ export async function serverVersion(admin: RedisClientType): Promise<string> {
   const memory = fields(await admin.info('memory'));
   return `${server.get('redis_version') ?? '?'} (${memory.get('mem_allocator') ?? '?'})`;
 }
+
+/** The server's process id, for pinning it to a core. */
+export async function serverPid(admin: RedisClientType): Promise<number> {
+  const pid = Number(fields(await admin.info('server')).get('process_id'));
+  if (!Number.isSafeInteger(pid) || pid <= 0) throw new Error('INFO server gave no process_id');
+  return pid;
+}

@@ -52,6 +52,8 @@ export interface BenchResults {
     rounds: number;
     durationSeconds: number;
     connections: number;
+    /** Each app pinned to CPU 0, autocannon and redis-server to CPU 1 (absent in older runs: not pinned). */
+    pinned?: boolean;
     apps: Labelled[];
     runs: Record<string, HttpRun[]>;
   };
@@ -269,7 +271,7 @@ function httpSection(r: NonNullable<BenchResults['http']>): string {
   return [
     '### HTTP end to end',
     '',
-    `Express 5, \`GET /me\` answering \`req.user\` as JSON, each app in its own Node process on 127.0.0.1; autocannon with ${r.connections} connections from the bench process, ${r.rounds} interleaved rounds of ${r.durationSeconds} s per app. Every answer had to be a 200. The instant strategy calls \`success()\` at once without reading anything (its requests carry our token, so the same bytes are parsed): Passport's middleware alone. Two cores are shared by autocannon, the app and redis-server, so the absolute figures are low and the ratios are what carries over.`,
+    `Express 5, \`GET /me\` answering \`req.user\` as JSON, each app in its own Node process on 127.0.0.1; autocannon with ${r.connections} connections from the bench process, ${r.rounds} interleaved rounds of ${r.durationSeconds} s per app. Every answer had to be a 200. The instant strategy calls \`success()\` at once without reading anything (its requests carry our token, so the same bytes are parsed): Passport's middleware alone. ${r.pinned === true ? 'Each app ran pinned to CPU 0, with autocannon and redis-server pinned to CPU 1 (taskset), as if the clients and Redis were on other machines: the app\'s own CPU per request sets its throughput.' : 'Autocannon, the app and redis-server shared the machine\'s cores.'} The absolute figures are those of one core of a small machine; the ratios are what carries over.`,
     '',
     table(['app', 'req/s (median)', 'min–max', 'p50', 'p99', '× no auth', '× instant strategy', '× passport-http-bearer'], rows),
   ].join('\n');

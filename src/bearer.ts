@@ -74,14 +74,22 @@ function repeatsAuthorization(req: BearerRequest): boolean {
   return false;
 }
 
-function fromHeader(req: BearerRequest): Outcome {
+/**
+ * Recognises a token of its own: a token it recognises is a token68 by construction, so the
+ * header's usual form skips the RFC's character check for it (and the recogniser remembers it).
+ */
+export interface TokenRecogniser {
+  recognise(candidate: string): boolean;
+}
+
+function fromHeader(req: BearerRequest, recogniser: TokenRecogniser | undefined): Outcome {
   const header = req.headers.authorization;
   if (header === undefined) return NONE;
   if (repeatsAuthorization(req)) return MALFORMED;
   // The usual form, `Bearer <token>` with one space, is read without trimming or searching.
   if (header.startsWith('Bearer ')) {
     const credentials = header.slice(7);
-    if (TOKEN68.test(credentials)) return { kind: 'token', token: credentials };
+    if (recogniser?.recognise(credentials) === true || TOKEN68.test(credentials)) return { kind: 'token', token: credentials };
   }
   const trimmed = header.trim();
   if (trimmed === '') return MALFORMED;
@@ -124,12 +132,12 @@ function fromQuery(req: BearerRequest): Outcome {
  * The token of a request, read from `sources` (RFC 6750 §2). A token in more than one place,
  * or one that is not a token68, is malformed; another scheme in the header counts as none.
  */
-export function extractToken(req: BearerRequest, sources: readonly TokenSource[]): Outcome {
+export function extractToken(req: BearerRequest, sources: readonly TokenSource[], recogniser?: TokenRecogniser): Outcome {
   // The default: the header alone.
-  if (sources.length === 1 && sources[0] === 'header') return fromHeader(req);
+  if (sources.length === 1 && sources[0] === 'header') return fromHeader(req, recogniser);
   let token: string | undefined;
   for (const source of sources) {
-    const outcome = source === 'header' ? fromHeader(req) : source === 'body' ? fromBody(req) : fromQuery(req);
+    const outcome = source === 'header' ? fromHeader(req, recogniser) : source === 'body' ? fromBody(req) : fromQuery(req);
     if (outcome.kind === 'malformed') return outcome;
     if (outcome.kind === 'token') {
       // RFC 6750 §2: a client must not send a token in more than one place.

@@ -1,7 +1,7 @@
 import passportStrategy from 'passport-strategy';
 import { MultiToken } from './default.js';
 import { readScopes } from './scope.js';
-import { bearerChallenge, extractToken, TOKEN_SOURCES, type BearerError, type BearerRequest, type TokenSource } from './bearer.js';
+import { bearerChallenge, extractToken, TOKEN_SOURCES, type BearerError, type BearerRequest, type TokenRecogniser, type TokenSource } from './bearer.js';
 import { withoutSession } from './session.js';
 import { MultiTokenRepository } from './repository.js';
 import type { AuthenticatedToken, TokenAuthenticator, TokenInfo } from './types.js';
@@ -84,6 +84,7 @@ interface Rules<User> {
   missing: Refusal;
   invalid: Refusal;
   challenge(error?: BearerError, scope?: readonly string[]): string;
+  repository: TokenAuthenticator<User>;
   /** The repository's verification into a receiver, when it is the package's own. */
   into: VerifyInto<User> | undefined;
 }
@@ -103,7 +104,9 @@ function rethrow(err: unknown): never {
  * to the instance itself, and a later request would replace them. It is also the receiver of
  * the request's verification, so a verification costs no promise of the strategy's own.
  */
-class BearerAnswer<User> implements VerifyReceiver<User> {
+class BearerAnswer<User> implements VerifyReceiver<User>, TokenRecogniser {
+  /** The token the repository recognised while it was read from the request, if any. */
+  recognised: string | undefined = undefined;
   private readonly rules: Rules<User>;
   private readonly req: BearerRequest;
   private readonly options: RedisMultiTokenAuthenticateOptions | undefined;
@@ -122,6 +125,12 @@ class BearerAnswer<User> implements VerifyReceiver<User> {
     this.success = self.success;
     this.fail = self.fail;
     this.error = self.error;
+  }
+
+  recognise(candidate: string): boolean {
+    if (!this.rules.repository.isWellFormed(candidate)) return false;
+    this.recognised = candidate;
+    return true;
   }
 
   verified(found: AuthenticatedToken<User> | null): void {
@@ -248,6 +257,7 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
       missing: { status: 401, challenge: challenge() },
       invalid: { status: 401, challenge: challenge('invalid_token') },
       challenge,
+      repository,
       into: verifyIntoOf<User>(repository),
     };
   }
@@ -285,10 +295,11 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
     try {
       const required = options?.scope === undefined ? NO_SCOPES : readScopes('scope', options.scope);
       answer = new BearerAnswer(rules, req, options, required, this);
-      const found = extractToken(req, this.tokenFrom);
+      const found = extractToken(req, this.tokenFrom, answer);
       if (found.kind === 'malformed') refusal = rules.malformed;
       else if (found.kind === 'none') refusal = rules.missing;
-      else if (!repository.isWellFormed(found.token)) refusal = rules.invalid;
+      // Checked once: the answer remembers a token the repository recognised while it was read.
+      else if (found.token !== answer.recognised && !repository.isWellFormed(found.token)) refusal = rules.invalid;
       else key = found.token;
     } catch (err) {
       this.error(err);

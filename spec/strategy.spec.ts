@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, it } from 'node:test';
-import express, { type NextFunction, type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import passport from 'passport';
 import { createClient, type RedisClientType } from 'redis';
 import {
@@ -420,9 +420,11 @@ describe('a repository the strategy does not own the verification of', () => {
   before(async () => {
     audited = new AuditedRepository({ redis: shared.client, keyPrefix: uniquePrefix('audited'), findUser: (id) => users.get(id) ?? null });
     const app = express();
-    const route = (strategy: RedisMultiTokenStrategy<User>) => [
-      passport.authenticate(strategy, { session: false }),
-      (req: Request, res: Response) => res.json({ user: req.user, device: (req.authInfo as TokenInfo).device }),
+    const route = (strategy: RedisMultiTokenStrategy<User>): RequestHandler[] => [
+      passport.authenticate(strategy, { session: false }) as RequestHandler,
+      (req: Request, res: Response) => {
+        res.json({ user: req.user, device: (req.authInfo as TokenInfo).device });
+      },
     ];
     // An authenticator of the app's own: a promise, a plain value, a rejection, a throw.
     const own = (answer: (key: string) => unknown) => ({ isWellFormed: (key: string) => scoped.isWellFormed(key), authenticate: answer });

@@ -37,20 +37,12 @@ export class ServerClock {
 
   /** The server's time now, in epoch ms; this host's clock until a measurement succeeds. */
   now(): number {
-    return this.nowAt(this.monotonic());
+    return this.offset === null ? this.clock() : this.monotonic() + this.offset;
   }
 
-  /** A reading of the monotonic clock the estimate runs on, for {@link nowAt}. */
+  /** A reading of the monotonic clock the estimate runs on (for a deadline, and {@link measureIfDue}). */
   reading(): number {
     return this.monotonic();
-  }
-
-  /**
-   * The server's time at `reading` (an earlier {@link reading}), by the estimate in force now;
-   * this host's clock until a measurement succeeds. A verification reads the clock once.
-   */
-  nowAt(reading: number): number {
-    return this.offset === null ? this.clock() : reading + this.offset;
   }
 
   /**

@@ -63,16 +63,14 @@ class Verification<User> extends Watch {
   private readonly store: StoreClient;
   private readonly hashKey: string;
   readonly id: string;
-  private readonly started: number;
   private readonly receiver: VerifyReceiver<User>;
 
-  constructor(verifier: Verifier<User>, store: StoreClient, hashKey: string, id: string, started: number, due: number, receiver: VerifyReceiver<User>) {
+  constructor(verifier: Verifier<User>, store: StoreClient, hashKey: string, id: string, due: number, receiver: VerifyReceiver<User>) {
     super(due);
     this.verifier = verifier;
     this.store = store;
     this.hashKey = hashKey;
     this.id = id;
-    this.started = started;
     this.receiver = receiver;
   }
 
@@ -85,7 +83,7 @@ class Verification<User> extends Watch {
     if (!deadline.settle(this)) return;
     let verdict: Verified<User> | Promise<Verified<User>>;
     try {
-      verdict = this.verifier.judge(this.store, this.hashKey, this.id, normaliseString(reply, 'HGET'), this.started, this.due);
+      verdict = this.verifier.judge(this.store, this.hashKey, this.id, normaliseString(reply, 'HGET'), this.due);
     } catch (err) {
       // A bad reply (a store error), or what a synchronous findUser threw, as it is.
       this.receiver.failed(err);
@@ -145,8 +143,9 @@ export class Verifier<User> {
 
   private read(store: StoreClient, key: string, hashKey: string, receiver: VerifyReceiver<User>): void {
     const { settings, connection, deadline, serverClock } = this.parts;
-    // One reading of the monotonic clock per verification: its deadline, and the time it is
-    // judged at (the server's time when it started).
+    // One reading of the monotonic clock for the deadline, the clock's re-measurement check and
+    // the cache fence. The verdict reads the clock again when the reply is in: the server's
+    // time then is never before the record's own stamps.
     const started = serverClock.reading();
     const due = started + deadline.ms;
     // The first verification measures the server's clock beside its read, and waits for it.
@@ -154,10 +153,10 @@ export class Verifier<User> {
     const fenced = connection.fence?.ready(deadline, due, started);
     const { secrets } = settings;
     if (measuring !== undefined || fenced !== undefined || secrets.length !== 1) {
-      deliver(this.readInGeneral(store, key, hashKey, started, due, measuring, fenced), receiver);
+      deliver(this.readInGeneral(store, key, hashKey, due, measuring, fenced), receiver);
       return;
     }
-    const watch = new Verification(this, store, hashKey, tokenId(key, secrets[0]!, settings.fingerprints[0]), started, due, receiver);
+    const watch = new Verification(this, store, hashKey, tokenId(key, secrets[0]!, settings.fingerprints[0]), due, receiver);
     let reading: Promise<unknown>;
     try {
       reading = store.hGet(hashKey, watch.id);
@@ -176,7 +175,6 @@ export class Verifier<User> {
     store: StoreClient,
     key: string,
     hashKey: string,
-    started: number,
     due: number,
     measuring: Promise<void> | undefined,
     fenced: Promise<void> | undefined,
@@ -200,15 +198,15 @@ export class Verifier<User> {
       stored = normaliseString(reply[at], 'HMGET');
     }
     if (measuring !== undefined) await measuring;
-    return this.judge(store, hashKey, id, stored, started, due);
+    return this.judge(store, hashKey, id, stored, due);
   }
 
   /** The verdict on a stored record: at once, unless a reuse, an async `findUser` or a touch needs a round trip. */
-  judge(store: StoreClient, hashKey: string, id: string, stored: string | null, started: number, due: number): Verified<User> | Promise<Verified<User>> {
+  judge(store: StoreClient, hashKey: string, id: string, stored: string | null, due: number): Verified<User> | Promise<Verified<User>> {
     if (stored === null) return null;
     const { settings, serverClock } = this.parts;
     const record = decodeRecord(stored, 'HGET');
-    const now = serverClock.nowAt(started);
+    const now = serverClock.now();
     if (endOfLife(record, settings.idleMs) <= now) return null;
     // Rotated away and past its grace: refused, and a reuse (rotation.ts).
     if (record.graceEnd !== null && record.graceEnd <= now) return refuseRotatedAway(this.parts.rotation, hashKey, id, record.userId, due);

@@ -9,6 +9,7 @@ import { ExtractJwt, Strategy as JwtStrategy } from 'passport-jwt';
 import PassportStrategy from 'passport-strategy';
 import { createClient, type RedisClientType } from 'redis';
 import type { DefaultUser } from '../src/options.js';
+import { startRedisServer } from '../spec/support/redis-server.js';
 import type { MultiTokenRepository } from '../src/repository.js';
 import type { RedisMultiTokenStrategy } from '../src/strategy.js';
 import { keys, pkg, token as tokenMath } from './package.js';
@@ -257,4 +258,30 @@ export function contenderOps(client: RedisClientType, csc: CachingClient, tokens
     // The harness alone: what a call that does nothing costs in runLoad.
     floor: () => Promise.resolve(true),
   };
+}
+
+/** What a standalone bench tool measures against: its clients, the seeded tokens, and every contender. */
+export interface ContenderBench {
+  client: RedisClientType;
+  csc: CachingClient;
+  tokens: Tokens;
+  ops: Record<string, () => Promise<boolean>>;
+}
+
+/**
+ * Runs `run` against a throwaway redis-server with the bench's tokens seeded and every
+ * contender built, then closes the clients and stops the server, however `run` ends.
+ */
+export async function withContenders<T>(run: (bench: ContenderBench) => Promise<T>): Promise<T> {
+  const server = await startRedisServer();
+  const client = await plainClient(server.url);
+  const csc = await cachingClient(server.url);
+  try {
+    const tokens = await seedTokens(client);
+    return await run({ client, csc, tokens, ops: contenderOps(client, csc, tokens) });
+  } finally {
+    await client.close();
+    await csc.close();
+    await server.stop();
+  }
 }

@@ -3,17 +3,11 @@
 //   node --import tsx bench/profile-summary.ts .bench-out/profiles/<file>.cpuprofile
 // Contenders: the keys of contenderOps in bench/contenders.ts (ours, ours-csc, bearer, jwt,
 // jwt-key, raw, raw-notimer, raw-csc, sha-raw, ours-malformed, ours-unknown, bearer-malformed, floor).
-import { startRedisServer } from '../spec/support/redis-server.js';
-import { cachingClient, contenderOps, plainClient, seedTokens } from './contenders.js';
+import { withContenders } from './contenders.js';
 import { runLoad } from './measure.js';
 
 const [name = 'ours', concurrencyArg = '64', secondsArg = '5'] = process.argv.slice(2);
-const server = await startRedisServer();
-const client = await plainClient(server.url);
-const csc = await cachingClient(server.url);
-try {
-  const tokens = await seedTokens(client);
-  const ops = contenderOps(client, csc, tokens);
+await withContenders(async ({ ops }) => {
   const op = ops[name];
   if (op === undefined) throw new Error(`unknown contender ${name}; known: ${Object.keys(ops).join(', ')}`);
   await runLoad(op, Number(concurrencyArg), 500);
@@ -21,8 +15,4 @@ try {
   console.log(
     `${name} c=${concurrencyArg}: ${Math.round(result.opsPerSec)} ops/s, CPU ${result.cpu.toFixed(2)} µs per call, p50 ${result.p50.toFixed(1)} µs, p99 ${result.p99.toFixed(1)} µs`,
   );
-} finally {
-  await client.close();
-  await csc.close();
-  await server.stop();
-}
+});

@@ -4,8 +4,7 @@
 // throwaway redis-server. Where ours falls among them says how much more CPU per verification
 // it spends under load than the floor, and how much less it would need to reach a ratio.
 //   node --import tsx bench/sensitivity.ts [concurrency=64] [rounds=10] [ms=500] [extras µs=0.5,1,1.5]
-import { startRedisServer } from '../spec/support/redis-server.js';
-import { bearerRequest, cachingClient, contenderOps, MinimalHashedStrategy, passportCall, plainClient, seedTokens, withoutTimer } from './contenders.js';
+import { bearerRequest, MinimalHashedStrategy, passportCall, withContenders, withoutTimer } from './contenders.js';
 import { interleave, type Contender } from './inprocess.js';
 import { median } from './measure.js';
 
@@ -19,12 +18,7 @@ function burn(ns: number): void {
   while (process.hrtime.bigint() < end);
 }
 
-const server = await startRedisServer();
-const client = await plainClient(server.url);
-const csc = await cachingClient(server.url);
-try {
-  const tokens = await seedTokens(client);
-  const ops = contenderOps(client, csc, tokens);
+await withContenders(async ({ client, tokens, ops }) => {
   const bare = withoutTimer(client);
   const slowed = (us: number): Contender => {
     const strategy = new MinimalHashedStrategy((id) => {
@@ -55,8 +49,4 @@ try {
     const ratio = median(list.map((run, i) => run.opsPerSec / floor[i]!.opsPerSec));
     console.log(`${key.padEnd(13)} ${Math.round(median(list.map((run) => run.opsPerSec))).toString().padStart(8)}   ${median(list.map((run) => run.cpu)).toFixed(2).padStart(7)} µs   ${ratio.toFixed(2)}×`);
   }
-} finally {
-  await client.close();
-  await csc.close();
-  await server.stop();
-}
+});

@@ -408,6 +408,7 @@ describe('a repository the strategy does not own the verification of', () => {
   let web: RunningApp;
   let audited: AuditedRepository;
   const seen: string[] = [];
+  let checks = 0;
 
   class AuditedRepository extends MultiTokenRepository<User> {
     override async authenticate(key: string): ReturnType<MultiTokenRepository<User>['authenticate']> {
@@ -427,7 +428,13 @@ describe('a repository the strategy does not own the verification of', () => {
       },
     ];
     // An authenticator of the app's own: a promise, a plain value, a rejection, a throw.
-    const own = (answer: (key: string) => unknown) => ({ isWellFormed: (key: string) => scoped.isWellFormed(key), authenticate: answer });
+    const own = (answer: (key: string) => unknown) => ({
+      isWellFormed: (key: string) => {
+        checks += 1;
+        return scoped.isWellFormed(key);
+      },
+      authenticate: answer,
+    });
     app.get('/own-promise', ...route(new RedisMultiTokenStrategy({ repository: own(async (key) => {
       seen.push('own promise');
       return scoped.authenticate(key);
@@ -451,6 +458,19 @@ describe('a repository the strategy does not own the verification of', () => {
 
   beforeEach(() => {
     seen.length = 0;
+    checks = 0;
+  });
+
+  it('checks the format and checksum of a header token once, good or bad', async () => {
+    const { token } = await scoped.createToken(users.get('1')!);
+    assert.equal((await call(`${web.url}/own-promise`, { token: token.key })).status, 200);
+    assert.equal(checks, 1);
+    const badChecksum = token.key.slice(0, -1) + (token.key.endsWith('A') ? 'B' : 'A');
+    const refused = await call(`${web.url}/own-promise`, { token: badChecksum });
+    assert.equal(refused.status, 401);
+    assert.match(refused.challenge ?? '', /error="invalid_token"/);
+    assert.equal(checks, 2, 'one check for the refused token, and no authenticate()');
+    assert.deepEqual(seen, ['own promise']);
   });
 
   it('calls an authenticator of the app own through authenticate(), whether it answers with a promise or a plain value', async () => {

@@ -14,7 +14,7 @@ import { ServerClock } from './server-clock.js';
 import { TokenToucher } from './touch.js';
 import { offerVerifyInto, Verifier, type VerifyReceiver } from './verify.js';
 import { runCreate, runWaitedScript, waitsOf, type CreatedToken } from './waited-write.js';
-import { generateToken, isTokenId, parseToken, routingTag, tokenId, tokenTag } from './token.js';
+import { generateToken, isTokenId, parseToken, routingTag, tokenId, tokenIds, tokenTag } from './token.js';
 import { listedTokens, markProduced, producedToken } from './token-info.js';
 import type {
   AuthenticatedToken,
@@ -292,7 +292,7 @@ export class MultiTokenRepository<User = DefaultUser>
   /** The id of a token under each listed pepper: one of them names its record. */
   private idsOfKey(key: string): string[] {
     const { secrets, fingerprints } = this.settings;
-    return secrets.map((secret, i) => tokenId(key, secret, fingerprints[i]));
+    return tokenIds(key, secrets, fingerprints);
   }
 
   private idsOf(current: TokenReference | AuthInfoLike | undefined, userId: string, call: string): string[] {

@@ -4,7 +4,7 @@ import { positiveSeconds, type Settings } from './options.js';
 import { decodeRecord } from './record.js';
 import { badReply, normaliseInteger, normaliseString, normaliseStrings } from './replies.js';
 import { REVOKE_FAMILY, ROTATE_TOKEN, type LuaScript } from './scripts.js';
-import { generateToken, isTokenId, parseToken, routingTag, tokenId } from './token.js';
+import { generateToken, isTokenId, parseToken, routingTag, tokenId, tokenIds } from './token.js';
 import { markProduced, producedToken } from './token-info.js';
 import type { AuthInfoLike, IssuedToken, MultiTokenEvents, RotateTokenOptions, TokenReference } from './types.js';
 
@@ -46,7 +46,7 @@ function locate(current: TokenReference | AuthInfoLike | undefined, settings: Se
   if (typeof current === 'string') {
     const parsed = parseToken(current, settings.tokenPrefix);
     if (parsed === null) return null;
-    return { tag: parsed.tag, ids: settings.secrets.map((secret, i) => tokenId(parsed.key, secret, settings.fingerprints[i])), userId: '' };
+    return { tag: parsed.tag, ids: tokenIds(parsed.key, settings.secrets, settings.fingerprints), userId: '' };
   }
   const token = producedToken(current, 'rotateToken');
   if (!isTokenId(token.id)) return null;

@@ -105,8 +105,9 @@ function rethrow(err: unknown): never {
  * the request's verification, so a verification costs no promise of the strategy's own.
  */
 class BearerAnswer<User> implements VerifyReceiver<User>, TokenRecogniser {
-  /** The token the repository recognised while it was read from the request, if any. */
-  recognised: string | undefined = undefined;
+  /** The token the repository was asked about while it was read from the request, and its verdict. */
+  checked: string | undefined = undefined;
+  wellFormed = false;
   private readonly rules: Rules<User>;
   private readonly req: BearerRequest;
   private readonly options: RedisMultiTokenAuthenticateOptions | undefined;
@@ -128,9 +129,9 @@ class BearerAnswer<User> implements VerifyReceiver<User>, TokenRecogniser {
   }
 
   recognise(candidate: string): boolean {
-    if (!this.rules.repository.isWellFormed(candidate)) return false;
-    this.recognised = candidate;
-    return true;
+    this.checked = candidate;
+    this.wellFormed = this.rules.repository.isWellFormed(candidate);
+    return this.wellFormed;
   }
 
   verified(found: AuthenticatedToken<User> | null): void {
@@ -145,7 +146,13 @@ class BearerAnswer<User> implements VerifyReceiver<User>, TokenRecogniser {
   }
 
   failed(err: unknown): void {
-    this.error.call(this.self, err);
+    // Called from promise handlers too: a throw from Passport's or the app's error path is
+    // surfaced as it would be synchronously, never left as an unhandled rejection.
+    try {
+      this.error.call(this.self, err);
+    } catch (thrown) {
+      process.nextTick(rethrow, thrown);
+    }
   }
 
   /** Judges a live token against the route's scopes and the app's `verify`, and answers. */
@@ -298,8 +305,9 @@ export class RedisMultiTokenStrategy<User = unknown> extends PassportStrategy {
       const found = extractToken(req, this.tokenFrom, answer);
       if (found.kind === 'malformed') refusal = rules.malformed;
       else if (found.kind === 'none') refusal = rules.missing;
-      // Checked once: the answer remembers a token the repository recognised while it was read.
-      else if (found.token !== answer.recognised && !repository.isWellFormed(found.token)) refusal = rules.invalid;
+      // Checked once: the answer remembers what the repository said while the token was read,
+      // so a bad checksum (the hot path of an attack) is computed once too.
+      else if (!(found.token === answer.checked ? answer.wellFormed : repository.isWellFormed(found.token))) refusal = rules.invalid;
       else key = found.token;
     } catch (err) {
       this.error(err);

@@ -92,10 +92,17 @@ for (let n = 0; n < 256; n++) {
   CRC_TABLE[n] = c;
 }
 
-/** CRC-32 of the ASCII characters `text[0, end)`. */
-function crc32Ascii(text: string, end: number): number {
+/**
+ * CRC-32 of the ASCII characters `text[0, end)`, or -1 when a character from `digitsFrom` on is
+ * not a base62 digit: the checksum and the format check in one pass.
+ */
+function crc32Ascii(text: string, end: number, digitsFrom: number = end): number {
   let crc = -1;
-  for (let i = 0; i < end; i++) crc = CRC_TABLE[(crc ^ text.charCodeAt(i)) & 0xff]! ^ (crc >>> 8);
+  for (let i = 0; i < end; i++) {
+    const code = text.charCodeAt(i);
+    if (i >= digitsFrom && (code > 0x7f || DIGIT[code]! < 0)) return -1;
+    crc = CRC_TABLE[(crc ^ code) & 0xff]! ^ (crc >>> 8);
+  }
   return (crc ^ -1) >>> 0;
 }
 
@@ -116,12 +123,8 @@ export function tokenTag(key: unknown, prefix: string): string | null {
   if (typeof key !== 'string' || key.length !== start + BODY_LENGTH) return null;
   if (key.charCodeAt(prefix.length) !== 0x5f || !key.startsWith(prefix)) return null;
   const end = key.length - CHECKSUM_LENGTH;
-  let crc = -1;
-  for (let i = 0; i < end; i++) {
-    const code = key.charCodeAt(i);
-    if (i >= start && (code > 0x7f || DIGIT[code]! < 0)) return null;
-    crc = CRC_TABLE[(crc ^ code) & 0xff]! ^ (crc >>> 8);
-  }
+  const crc = crc32Ascii(key, end, start);
+  if (crc === -1) return null;
   // The checksum is public (anyone can compute it), so a plain comparison leaks nothing.
   let stated = 0;
   for (let i = end; i < key.length; i++) {
@@ -130,7 +133,7 @@ export function tokenTag(key: unknown, prefix: string): string | null {
     if (digit < 0) return null;
     stated = stated * 62 + digit;
   }
-  if (stated !== (crc ^ -1) >>> 0) return null;
+  if (stated !== crc) return null;
   return key.slice(start, start + TAG_LENGTH);
 }
 
@@ -160,6 +163,11 @@ export function pepperFingerprint(secret: Buffer | null): string {
 
 // The fingerprint of no pepper, computed once: the verification of a plain token uses it.
 const PLAIN_FINGERPRINT = pepperFingerprint(null);
+
+/** The id of a token under each listed pepper (`fingerprints[i]` is that of `secrets[i]`): one of them names its record. */
+export function tokenIds(key: string, secrets: readonly (Buffer | null)[], fingerprints: readonly string[]): string[] {
+  return secrets.map((secret, i) => tokenId(key, secret, fingerprints[i]));
+}
 
 /**
  * The public id of a token under one pepper: the pepper's fingerprint, then the first 108 bits

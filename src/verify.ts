@@ -8,7 +8,7 @@ import { decodeRecord, endOfLife, type StoredRecord } from './record.js';
 import { badReply, normaliseString } from './replies.js';
 import { refuseRotatedAway, type RotationHost } from './rotation.js';
 import type { ServerClock } from './server-clock.js';
-import { tokenId } from './token.js';
+import { tokenId, tokenIds } from './token.js';
 import { tokenInfo } from './token-info.js';
 import type { TokenToucher } from './touch.js';
 import type { AuthenticatedToken } from './types.js';
@@ -189,7 +189,7 @@ export class Verifier<User> {
       stored = normaliseString(await deadline.guard(() => store.hGet(hashKey, id), 'HGET', due), 'HGET');
     } else {
       // Every pepper's id is a field of the same hash: one command, however many are listed.
-      const ids = secrets.map((secret, i) => tokenId(key, secret, fingerprints[i]));
+      const ids = tokenIds(key, secrets, fingerprints);
       const reply = await deadline.guard(() => store.hmGet(hashKey, ids), 'HMGET', due);
       if (!Array.isArray(reply) || reply.length !== ids.length) throw badReply('HMGET');
       const at = reply.findIndex((value) => normaliseString(value, 'HMGET') !== null);
